@@ -1,0 +1,23 @@
+"""The one protocol every detector implements.
+
+A detector reads a `Prepared` input (all views of the text) and returns findings with spans and
+reasons. It holds no per-request state, so one instance serves every thread.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+from aimds.text.views import Prepared
+from aimds.types import Finding, ThreatKind
+
+Tier = Literal["fast", "deep"]
+
+
+@runtime_checkable
+class Detector(Protocol):
+    name: str
+    tier: Tier
+    kinds: frozenset[ThreatKind]
+
+    def scan(self, prepared: Prepared) -> list[Finding]: ...

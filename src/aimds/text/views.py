@@ -1,0 +1,71 @@
+"""Views of one input text, each able to map its character offsets back to the original.
+
+Detectors read views, never raw strings, so that a finding in a folded or decoded view still points
+at the right place in what the user sent.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from aimds.types import Finding, Role, Span
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A transformed copy of (part of) the original text.
+
+    Offsets map back through ``anchors``: sorted ``(view_pos, orig_pos)`` pairs, each starting a run
+    in which view and original advance together. A view decoded from an opaque payload (base64,
+    hex...) has no character-level correspondence, so it carries ``origin`` instead: every offset in
+    it maps to the payload's span in the original.
+    """
+
+    name: str
+    text: str
+    anchors: tuple[tuple[int, int], ...] = ((0, 0),)
+    origin: Span | None = None
+    depth: int = 0
+
+    def to_original(self, start: int, end: int) -> Span:
+        if self.origin is not None:
+            return self.origin
+        return Span(self._map(start), max(self._map(start), self._map_end(end)))
+
+    def _map(self, pos: int) -> int:
+        i = bisect_right(self.anchors, (pos, 1 << 62)) - 1
+        view_pos, orig_pos = self.anchors[max(i, 0)]
+        return orig_pos + (pos - view_pos)
+
+    def _map_end(self, end: int) -> int:
+        # The end of a half-open range maps via its last character, so removed characters that
+        # follow the match are not swallowed into the span.
+        if end <= 0:
+            return self._map(0)
+        return self._map(end - 1) + 1
+
+
+def identity_view(name: str, text: str) -> View:
+    return View(name=name, text=text)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Output of the normalize stage: everything detectors may read about one input."""
+
+    raw: str
+    role: Role
+    views: tuple[View, ...]
+    findings: tuple[Finding, ...] = ()
+    context: dict = field(default_factory=dict)
+
+    @property
+    def normalized(self) -> View:
+        """The main folded view (NFKC, confusables, invisibles removed); always ``views[0]``."""
+        return self.views[0]
+
+    @property
+    def decoded(self) -> tuple[View, ...]:
+        """Views of payloads decoded from the text (base64, hex, rot13, escapes)."""
+        return tuple(v for v in self.views if v.origin is not None)
