@@ -1,0 +1,134 @@
+"""Redis store: the state many instances share (buckets, counters, keys, feedback, audit).
+
+Every read-modify-write runs server-side (Lua or WATCH/MULTI) so instances never race, and the token
+bucket uses Redis' own clock so hosts with skewed clocks still share one rate. Appends are lists whose
+length is the sequence number. Any connection problem becomes `StoreUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from redis.exceptions import RedisError, WatchError
+
+from aimds.store.errors import StoreUnavailable
+
+Link = Callable[[bytes | None, int, bytes], bytes]
+
+_INCR = """
+local created = redis.call('EXISTS', KEYS[1]) == 0
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+if created and tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return total
+"""
+
+# Returns {allowed (0/1), milliseconds until allowed}. Tokens are kept as strings to stay exact.
+_TAKE_TOKENS = """
+local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'last')
+local tokens, last = tonumber(state[1]), tonumber(state[2])
+if tokens == nil then tokens, last = burst, now end
+tokens = math.min(burst, tokens + math.max(0, now - last) * rate)
+local allowed, wait = 0, 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+else
+  wait = (cost - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'last', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return {allowed, math.ceil(wait * 1000)}
+"""
+
+_PREFIX = "aimds:"
+
+
+class RedisStore:
+    def __init__(self, url: str, timeout: float = 2.0, prefix: str = _PREFIX, **options: Any) -> None:
+        self._prefix = prefix
+        self._client = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30, **options
+        )
+        self._incr = self._client.register_script(_INCR)
+        self._take = self._client.register_script(_TAKE_TOKENS)
+
+    def _k(self, key: str) -> str:
+        return self._prefix + key
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis store error: {type(exc).__name__}") from exc
+
+    def get(self, key: str) -> bytes | None:
+        return self._call(self._client.get, self._k(key))
+
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        px = max(1, int(ttl * 1000)) if ttl else None
+        self._call(self._client.set, self._k(key), bytes(value), px=px)
+
+    def delete(self, key: str) -> bool:
+        return bool(self._call(self._client.delete, self._k(key)))
+
+    def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        ttl_ms = max(1, int(ttl * 1000)) if ttl else 0
+        return int(self._call(self._incr, keys=[self._k(key)], args=[amount, ttl_ms]))
+
+    def append(self, stream: str, record: bytes) -> int:
+        return int(self._call(self._client.rpush, self._k("log:" + stream), bytes(record)))
+
+    def append_linked(self, stream: str, payloads: list[bytes], link: Link) -> list[int]:
+        """Optimistic transaction: re-read the tail and rebuild if another instance appended first."""
+        key = self._k("log:" + stream)
+
+        def attempt(pipe: redis.client.Pipeline) -> list[int]:
+            length = int(pipe.llen(key))
+            prev = pipe.lindex(key, -1) if length else None
+            records = []
+            for offset, payload in enumerate(payloads, start=1):
+                prev = link(prev, length + offset, payload)
+                records.append(prev)
+            pipe.multi()
+            pipe.rpush(key, *records)
+            return list(range(length + 1, length + 1 + len(records)))
+
+        for _ in range(1000):
+            try:
+                with self._client.pipeline() as pipe:
+                    pipe.watch(key)
+                    seqs = attempt(pipe)
+                    pipe.execute()
+                    return seqs
+            except WatchError:
+                continue
+            except RedisError as exc:
+                raise StoreUnavailable(f"Redis store error: {type(exc).__name__}") from exc
+        raise StoreUnavailable("Redis append kept conflicting with other writers")
+
+    def read(self, stream: str, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
+        start = max(after, 0)
+        if limit <= 0:
+            return []
+        rows = self._call(self._client.lrange, self._k("log:" + stream), start, start + limit - 1)
+        return [(start + i + 1, rec) for i, rec in enumerate(rows)]
+
+    def take_tokens(self, key: str, rate: float, burst: float, cost: float = 1.0) -> tuple[bool, float]:
+        if rate <= 0 or burst <= 0:
+            raise ValueError("token bucket needs a positive rate and burst")
+        allowed, wait_ms = self._call(self._take, keys=[self._k("bucket:" + key)], args=[rate, burst, cost])
+        return bool(allowed), int(wait_ms) / 1000.0
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._client.ping())
+        except RedisError:
+            return False
+
+    def close(self) -> None:
+        self._client.close()

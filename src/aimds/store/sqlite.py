@@ -1,0 +1,162 @@
+"""SQLite store: one file, shared safely by every worker process on one host.
+
+Two connections on the same file: the append-only log commits with ``synchronous=FULL`` so a record
+acknowledged to a client survives ``kill -9`` and power loss; counters, values and buckets use
+``synchronous=NORMAL`` (still crash-safe in WAL mode, may lose the last moments on power loss), which
+keeps the per-request cost of rate limiting low.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from aimds.store.bucket import refill
+from aimds.store.errors import StoreUnavailable
+
+Link = Callable[[bytes | None, int, bytes], bytes]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log (stream TEXT NOT NULL, seq INTEGER NOT NULL, record BLOB NOT NULL,
+                                PRIMARY KEY (stream, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bucket (key TEXT PRIMARY KEY, tokens REAL NOT NULL, last REAL NOT NULL,
+                                   full_at REAL NOT NULL) WITHOUT ROWID;
+"""
+_PURGE_EVERY = 10_000
+
+
+class SQLiteStore:
+    def __init__(self, path: str | os.PathLike[str], clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._kv = self._connect("NORMAL")
+            self._kv.executescript(_SCHEMA)
+            self._log = self._connect("FULL")
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"cannot open SQLite store {self.path.name}: {exc}") from exc
+        self._kv_lock = threading.Lock()
+        self._log_lock = threading.Lock()
+        self._writes = 0
+
+    def _connect(self, synchronous: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    @contextmanager
+    def _tx(self, conn: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqlite3.Connection]:
+        """An IMMEDIATE transaction: takes the write lock up front so concurrent workers queue, not deadlock."""
+        with lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+
+    def get(self, key: str) -> bytes | None:
+        with self._kv_lock:
+            try:
+                row = self._kv.execute("SELECT value, expires FROM kv WHERE key = ?", (key,)).fetchone()
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+        if row is None or (row[1] is not None and row[1] <= self._clock()):
+            return None
+        return bytes(row[0])
+
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        expires = self._clock() + ttl if ttl else None
+        with self._tx(self._kv, self._kv_lock) as db:
+            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (key, bytes(value), expires))
+            self._maybe_purge(db)
+
+    def delete(self, key: str) -> bool:
+        with self._tx(self._kv, self._kv_lock) as db:
+            row = db.execute("DELETE FROM kv WHERE key = ? RETURNING expires", (key,)).fetchone()
+        return row is not None and (row[0] is None or row[0] > self._clock())
+
+    def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        now = self._clock()
+        with self._tx(self._kv, self._kv_lock) as db:
+            row = db.execute("SELECT value, expires FROM kv WHERE key = ?", (key,)).fetchone()
+            if row is None or (row[1] is not None and row[1] <= now):
+                total, expires = amount, (now + ttl if ttl else None)
+            else:
+                total, expires = int(row[0]) + amount, row[1]
+            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (key, str(total).encode(), expires))
+        return total
+
+    def append(self, stream: str, record: bytes) -> int:
+        return self.append_linked(stream, [record], lambda _prev, _seq, payload: payload)[0]
+
+    def append_linked(self, stream: str, payloads: list[bytes], link: Link) -> list[int]:
+        """Append records each built from its predecessor, in one durable transaction."""
+        with self._tx(self._log, self._log_lock) as db:
+            row = db.execute(
+                "SELECT seq, record FROM log WHERE stream = ? ORDER BY seq DESC LIMIT 1", (stream,)
+            ).fetchone()
+            seq, prev = (row[0], bytes(row[1])) if row else (0, None)
+            seqs = []
+            for payload in payloads:
+                seq += 1
+                prev = link(prev, seq, payload)
+                db.execute("INSERT INTO log VALUES (?, ?, ?)", (stream, seq, prev))
+                seqs.append(seq)
+        return seqs
+
+    def read(self, stream: str, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
+        with self._log_lock:
+            try:
+                rows = self._log.execute(
+                    "SELECT seq, record FROM log WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    (stream, after, limit),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+        return [(seq, bytes(rec)) for seq, rec in rows]
+
+    def take_tokens(self, key: str, rate: float, burst: float, cost: float = 1.0) -> tuple[bool, float]:
+        now = self._clock()
+        with self._tx(self._kv, self._kv_lock) as db:
+            row = db.execute("SELECT tokens, last FROM bucket WHERE key = ?", (key,)).fetchone()
+            tokens, last = row if row else (burst, now)
+            allowed, tokens, wait = refill(tokens, last, now, rate, burst, cost)
+            full_at = now + (burst - tokens) / rate
+            db.execute("INSERT OR REPLACE INTO bucket VALUES (?, ?, ?, ?)", (key, tokens, now, full_at))
+            self._maybe_purge(db)
+        return allowed, wait
+
+    def _maybe_purge(self, db: sqlite3.Connection) -> None:
+        """Drop expired values and refilled buckets now and then, so the file does not grow without bound."""
+        self._writes += 1
+        if self._writes % _PURGE_EVERY == 0:
+            now = self._clock()
+            db.execute("DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (now,))
+            db.execute("DELETE FROM bucket WHERE full_at <= ?", (now,))
+
+    def ping(self) -> bool:
+        try:
+            with self._kv_lock:
+                self._kv.execute("SELECT 1").fetchone()
+            return True
+        except sqlite3.Error:
+            return False
+
+    def close(self) -> None:
+        with self._kv_lock, self._log_lock:
+            self._kv.close()
+            self._log.close()

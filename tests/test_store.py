@@ -1,0 +1,209 @@
+"""One behavioural suite run against every store: memory, SQLite and a real redis-server."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from aimds.errors import ConfigError
+from aimds.store import MemoryStore, SQLiteStore, Store, StoreUnavailable, open_store
+from aimds.store.redis_store import RedisStore
+from redis_fixture import RedisServer, free_port, redis_server  # noqa: F401
+
+BACKENDS = ["memory", "sqlite", "redis"]
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path) -> Store:
+    if request.param == "memory":
+        s: Store = MemoryStore()
+    elif request.param == "sqlite":
+        s = SQLiteStore(tmp_path / "state.db")
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        s = RedisStore(server.url, prefix=f"t{uuid.uuid4().hex}:")
+    yield s
+    s.close()
+
+
+def test_conforms_to_protocol(store: Store) -> None:
+    assert isinstance(store, Store)
+    assert store.ping()
+
+
+def test_get_set_delete(store: Store) -> None:
+    assert store.get("a") is None
+    store.set("a", b"\x00one")
+    assert store.get("a") == b"\x00one"
+    store.set("a", b"two")
+    assert store.get("a") == b"two"
+    assert store.delete("a") is True
+    assert store.delete("a") is False
+    assert store.get("a") is None
+
+
+def test_ttl_expires(store: Store) -> None:
+    store.set("short", b"x", ttl=0.15)
+    store.set("long", b"y", ttl=60)
+    assert store.get("short") == b"x"
+    time.sleep(0.3)
+    assert store.get("short") is None
+    assert store.get("long") == b"y"
+
+
+def test_incr_counts_and_expires(store: Store) -> None:
+    assert store.incr("n") == 1
+    assert store.incr("n", 5) == 6
+    assert store.incr("n", -2) == 4
+    assert store.get("n") == b"4"
+    assert store.incr("t", ttl=0.15) == 1
+    assert store.incr("t", ttl=0.15) == 2
+    time.sleep(0.3)
+    assert store.incr("t", ttl=0.15) == 1
+
+
+def test_incr_is_atomic_under_threads(store: Store) -> None:
+    def work() -> None:
+        for _ in range(50):
+            store.incr("c")
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.incr("c", 0) == 200
+
+
+def test_append_and_read_in_order(store: Store) -> None:
+    assert store.read("log") == []
+    seqs = [store.append("log", f"r{i}".encode()) for i in range(1, 6)]
+    assert seqs == [1, 2, 3, 4, 5]
+    assert store.read("log") == [(i, f"r{i}".encode()) for i in range(1, 6)]
+    assert store.read("log", after=3) == [(4, b"r4"), (5, b"r5")]
+    assert store.read("log", after=1, limit=2) == [(2, b"r2"), (3, b"r3")]
+    assert store.read("log", after=5) == []
+    assert store.read("other") == []
+
+
+def test_append_linked_sees_predecessor(store: Store) -> None:
+    def link(prev: bytes | None, seq: int, payload: bytes) -> bytes:
+        return b"%d:%s<-%s" % (seq, payload, prev or b"-")
+
+    assert store.append_linked("chain", [b"a", b"b"], link) == [1, 2]
+    assert store.append_linked("chain", [b"c"], link) == [3]
+    records = [rec for _, rec in store.read("chain")]
+    assert records[0] == b"1:a<--"
+    assert records[1] == b"2:b<-1:a<--"
+    assert records[2].startswith(b"3:c<-2:b")
+
+
+def test_concurrent_appends_get_distinct_sequence_numbers(store: Store) -> None:
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def work(n: int) -> None:
+        for i in range(25):
+            seq = store.append("shared", f"{n}-{i}".encode())
+            with lock:
+                got.append(seq)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(1, 101))
+    assert len(store.read("shared", limit=1000)) == 100
+
+
+def test_token_bucket_limits_and_refills(store: Store) -> None:
+    rate, burst = 10.0, 3.0
+    results = [store.take_tokens("k", rate, burst) for _ in range(4)]
+    assert [ok for ok, _ in results] == [True, True, True, False]
+    wait = results[-1][1]
+    assert 0 < wait <= 0.11
+    time.sleep(wait + 0.05)
+    assert store.take_tokens("k", rate, burst)[0] is True
+    assert store.take_tokens("other", rate, burst)[0] is True
+
+
+def test_token_bucket_rejects_nonsense(store: Store) -> None:
+    with pytest.raises(ValueError):
+        store.take_tokens("k", 0, 1)
+
+
+def test_token_bucket_exact_under_threads(store: Store) -> None:
+    allowed = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(30):
+            ok, _ = store.take_tokens("hot", 0.001, 50)
+            with lock:
+                allowed.append(ok)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(allowed) == 50
+
+
+def test_sqlite_survives_reopen(tmp_path) -> None:
+    first = SQLiteStore(tmp_path / "s.db")
+    first.set("k", b"v")
+    first.append("log", b"one")
+    first.close()
+    second = SQLiteStore(tmp_path / "s.db")
+    assert second.get("k") == b"v"
+    assert second.read("log") == [(1, b"one")]
+    assert second.append("log", b"two") == 2
+    second.close()
+
+
+def test_sqlite_two_handles_share_state(tmp_path) -> None:
+    a, b = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db")
+    a.append("log", b"1")
+    b.append("log", b"2")
+    a.incr("n")
+    assert b.incr("n") == 2
+    assert [r for _, r in a.read("log")] == [b"1", b"2"]
+
+
+def test_memory_forgets_refilled_buckets() -> None:
+    now = [0.0]
+    s = MemoryStore(clock=lambda: now[0], max_buckets=10)
+    for i in range(10):
+        s.take_tokens(f"ip{i}", 100.0, 1.0)
+    now[0] = 1.0
+    s.take_tokens("new", 100.0, 1.0)
+    assert len(s._buckets) == 1
+
+
+def test_redis_unreachable_raises_typed_error() -> None:
+    s = RedisStore(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
+    assert s.ping() is False
+    with pytest.raises(StoreUnavailable) as info:
+        s.get("k")
+    assert info.value.code == "store_unavailable"
+    with pytest.raises(StoreUnavailable):
+        s.take_tokens("k", 1, 1)
+    with pytest.raises(StoreUnavailable):
+        s.append_linked("log", [b"x"], lambda p, n, r: r)
+
+
+def test_factory(tmp_path, redis_server: RedisServer) -> None:  # noqa: F811
+    assert isinstance(open_store("memory://"), MemoryStore)
+    s = open_store("sqlite://", data_dir=tmp_path)
+    assert isinstance(s, SQLiteStore) and s.path == tmp_path / "aimds.db"
+    assert isinstance(open_store(f"sqlite:///{tmp_path}/x.db"), SQLiteStore)
+    assert isinstance(open_store(redis_server.url), RedisStore)
+    with pytest.raises(ConfigError):
+        open_store("postgres://x")
+    with pytest.raises(ConfigError):
+        open_store("sqlite://")
