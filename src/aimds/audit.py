@@ -1,0 +1,257 @@
+"""Append-only, hash-chained audit trail of every decision.
+
+Each record holds the SHA-256 of its predecessor and of itself (over its canonical JSON), so editing,
+dropping or reordering any record breaks the chain at that point and `verify` names it. Dropping the
+*newest* records is only detectable against a head (seq, hash) noted earlier, so `verify` accepts one.
+Raw text is never stored: only an HMAC of it under a secret key (so equal texts can be correlated
+without a dictionary attack on the log), its length, and the findings' kinds, spans and reasons,
+which detectors keep free of secrets and PII by contract.
+
+Writes go through `AuditWriter`, which groups records from concurrent requests into one durable
+transaction (group commit) and resolves each caller only after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from aimds.errors import AimdsError
+
+STREAM = "audit"
+GENESIS = "0" * 64
+_DUMP = orjson.OPT_SORT_KEYS
+
+
+class AuditError(AimdsError):
+    code = "audit_error"
+
+
+def canonical(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record, option=_DUMP)
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def _link(prev: bytes | None, seq: int, payload: bytes) -> bytes:
+    """Seal one record onto the chain: number it, point it at its predecessor, hash it."""
+    record = orjson.loads(payload)
+    record["seq"] = seq
+    record["prev"] = orjson.loads(prev)["hash"] if prev else GENESIS
+    record["hash"] = record_hash(record)
+    return canonical(record)
+
+
+def load_or_create_key(data_dir: str | os.PathLike[str]) -> bytes:
+    """The HMAC key for text digests: ``<data_dir>/audit.key``, created once with mode 0600."""
+    path = Path(data_dir) / "audit.key"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = os.urandom(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return bytes.fromhex(path.read_text().strip())
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key.hex())
+        return key
+
+
+def decision_entry(
+    verdict: dict[str, Any], text: str, key: bytes, actor: str, client: str | None = None, route: str = "check"
+) -> dict[str, Any]:
+    """The audit record for one verdict (as `Verdict.to_dict()`), with the text reduced to a keyed digest."""
+    return {
+        "event": route,
+        "ts": time.time(),
+        "actor": actor,
+        "client": client,
+        "verdict_id": verdict["id"],
+        "action": verdict["action"],
+        "risk": verdict["risk"],
+        "role": verdict["role"],
+        "session_id": verdict.get("session_id"),
+        "agent_id": verdict.get("agent_id"),
+        "text_hmac": hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest(),
+        "text_chars": len(text),
+        "findings": [
+            {k: f.get(k) for k in ("kind", "detector", "score", "span", "reason", "rule_id")}
+            for f in verdict.get("findings", ())
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    records: int
+    head_seq: int
+    head_hash: str
+    problem: str | None = None
+    bad_seq: int | None = None
+
+
+class AuditLog:
+    """Reads, filters, exports and verifies the chain in a store that supports ``append_linked``."""
+
+    def __init__(self, store: Any, stream: str = STREAM) -> None:
+        if not hasattr(store, "append_linked"):
+            raise AuditError(f"{type(store).__name__} cannot hold a hash-chained log")
+        self.store = store
+        self.stream = stream
+
+    def append(self, entries: list[dict[str, Any]]) -> list[int]:
+        """Durably chain ``entries``; returns their sequence numbers once committed."""
+        return self.store.append_linked(self.stream, [canonical(e) for e in entries], _link)
+
+    def records(self, after: int = 0, page: int = 1000) -> Iterator[dict[str, Any]]:
+        while True:
+            rows = self.store.read(self.stream, after=after, limit=page)
+            for seq, raw in rows:
+                record = orjson.loads(raw)
+                record.setdefault("seq", seq)
+                yield record
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
+
+    def get(self, seq: int) -> dict[str, Any] | None:
+        rows = self.store.read(self.stream, after=seq - 1, limit=1)
+        return orjson.loads(rows[0][1]) if rows and rows[0][0] == seq else None
+
+    def search(
+        self,
+        after: int = 0,
+        limit: int = 100,
+        since: float | None = None,
+        until: float | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        kind: str | None = None,
+        event: str | None = None,
+    ) -> list[dict[str, Any]]:
+        out = []
+        for record in self.records(after=after):
+            ts = record.get("ts", 0)
+            if since is not None and ts < since:
+                continue
+            if until is not None and ts >= until:
+                continue
+            if action and record.get("action") != action:
+                continue
+            if actor and record.get("actor") != actor:
+                continue
+            if event and record.get("event") != event:
+                continue
+            if kind and all(f.get("kind") != kind for f in record.get("findings", ())):
+                continue
+            out.append(record)
+            if len(out) >= limit:
+                break
+        return out
+
+    def export_jsonl(self, out: IO[bytes], records: Iterable[dict[str, Any]] | None = None) -> int:
+        count = 0
+        for record in self.records() if records is None else records:
+            out.write(canonical(record) + b"\n")
+            count += 1
+        return count
+
+    def verify(self, expect_head: tuple[int, str] | None = None) -> VerifyResult:
+        return verify_records(self.records(), expect_head)
+
+
+def verify_records(
+    records: Iterable[dict[str, Any]], expect_head: tuple[int, str] | None = None
+) -> VerifyResult:
+    """Walk the chain; the first broken link is reported with its sequence number."""
+    expected_seq, prev, count = 1, GENESIS, 0
+    hash_at_head: str | None = None
+
+    def fail(problem: str, seq: int) -> VerifyResult:
+        return VerifyResult(False, count, expected_seq - 1, prev, problem, seq)
+
+    for record in records:
+        seq = record.get("seq")
+        if seq != expected_seq:
+            return fail(f"expected record {expected_seq}, found {seq} (dropped or reordered)", expected_seq)
+        if record.get("prev") != prev:
+            return fail(f"record {seq} does not point at its predecessor (dropped or reordered)", seq)
+        if record.get("hash") != record_hash(record):
+            return fail(f"record {seq} was modified (hash mismatch)", seq)
+        prev, expected_seq, count = record["hash"], expected_seq + 1, count + 1
+        if expect_head is not None and seq == expect_head[0]:
+            hash_at_head = prev
+    if expect_head is not None:
+        head_seq, head_hash = expect_head
+        if count < head_seq:
+            return fail(f"log ends at record {count}, but record {head_seq} was seen before (truncated)", count + 1)
+        if not hmac.compare_digest(hash_at_head or "", head_hash):
+            return fail(f"record {head_seq} differs from the head noted earlier (log rewritten)", head_seq)
+    return VerifyResult(True, count, expected_seq - 1, prev)
+
+
+class AuditWriter:
+    """Group commit: one background thread turns many concurrent submissions into few durable writes."""
+
+    def __init__(self, log: AuditLog, max_batch: int = 512) -> None:
+        self.log = log
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[int]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="aimds-audit-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, entry: dict[str, Any]) -> Future[int]:
+        future: Future[int] = Future()
+        self._queue.put((entry, future))
+        return future
+
+    def write(self, entry: dict[str, Any], timeout: float | None = None) -> int:
+        return self.submit(entry).result(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self._max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._commit(batch)
+                    return
+                batch.append(nxt)
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[dict[str, Any], Future[int]]]) -> None:
+        try:
+            seqs = self.log.append([entry for entry, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - every waiting caller must learn the write failed
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), seq in zip(batch, seqs):
+            future.set_result(seq)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
