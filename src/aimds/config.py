@@ -19,11 +19,16 @@ from aimds.types import ThreatKind
 
 
 class Threshold(BaseModel):
-    """Scores at or above ``review`` send the text to review; at or above ``block``, block it."""
+    """Score cut-offs for one threat kind; a value above 1 switches that action off.
+
+    At or above ``sanitize`` the text is cleaned (invisible characters stripped, PII redacted); at or
+    above ``review`` it goes to review; at or above ``block`` it is blocked.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    review: float = Field(ge=0.0, le=1.0)
+    sanitize: float = Field(1.01, ge=0.0, le=1.01)
+    review: float = Field(ge=0.0, le=1.01)
     block: float = Field(ge=0.0, le=1.01)
 
     @model_validator(mode="after")
