@@ -19,6 +19,9 @@ app = typer.Typer(
 
 # One line per command module; each exposes register(app: typer.Typer) -> None.
 COMMAND_MODULES: list[str] = [
+    "aimds.cli.scan",
+    "aimds.cli.rules",
+    "aimds.cli.eval",
 ]
 
 for _module in COMMAND_MODULES:

@@ -14,6 +14,8 @@ from aimds.detect.base import Detector
 
 # name: "module:factory" — the factory is called as factory(settings) -> Detector
 REGISTRY: dict[str, str] = {
+    "signatures": "aimds.detect.signatures:create",
+    "exfiltration": "aimds.detect.exfiltration:create",
     "pii": "aimds.detect.pii:create",
     "secrets": "aimds.detect.secrets:create",
 }
