@@ -207,3 +207,8 @@ def test_factory(tmp_path, redis_server: RedisServer) -> None:  # noqa: F811
         open_store("postgres://x")
     with pytest.raises(ConfigError):
         open_store("sqlite://")
+
+
+def test_set_many(store: Store) -> None:
+    store.set_many([("a", b"1"), ("b", b"2")], ttl=60)
+    assert (store.get("a"), store.get("b")) == (b"1", b"2")

@@ -38,6 +38,12 @@ class MemoryStore:
         with self._lock:
             self._values[key] = (bytes(value), self._clock() + ttl if ttl else None)
 
+    def set_many(self, items: list[tuple[str, bytes]], ttl: float | None = None) -> None:
+        with self._lock:
+            expires = self._clock() + ttl if ttl else None
+            for key, value in items:
+                self._values[key] = (bytes(value), expires)
+
     def delete(self, key: str) -> bool:
         with self._lock:
             return self._values.pop(key, None) is not None

@@ -49,6 +49,7 @@ _PREFIX = "aimds:"
 
 
 class RedisStore:
+    blocking_io = True  # network round trips: the server calls it off the event loop
     def __init__(self, url: str, timeout: float = 2.0, prefix: str = _PREFIX, **options: Any) -> None:
         self._prefix = prefix
         self._client = redis.Redis.from_url(
@@ -72,6 +73,14 @@ class RedisStore:
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         px = max(1, int(ttl * 1000)) if ttl else None
         self._call(self._client.set, self._k(key), bytes(value), px=px)
+
+    def set_many(self, items: list[tuple[str, bytes]], ttl: float | None = None) -> None:
+        """Many values in one round trip."""
+        px = max(1, int(ttl * 1000)) if ttl else None
+        pipe = self._client.pipeline(transaction=False)
+        for key, value in items:
+            pipe.set(self._k(key), bytes(value), px=px)
+        self._call(pipe.execute)
 
     def delete(self, key: str) -> bool:
         return bool(self._call(self._client.delete, self._k(key)))

@@ -1,0 +1,43 @@
+"""Prometheus metrics of one app. Works across uvicorn workers via PROMETHEUS_MULTIPROC_DIR."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("aimds_http_requests", "HTTP requests by route and status", ["route", "status"], registry=r)
+        self.check_latency = Histogram(
+            "aimds_check_latency_seconds", "time to check one text (guard only)", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.request_latency = Histogram(
+            "aimds_http_request_seconds", "whole request time by route", ["route"], buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.findings = Counter("aimds_findings", "findings by threat kind", ["kind"], registry=r)
+        self.actions = Counter("aimds_verdicts", "verdicts by action", ["action"], registry=r)
+        self.blocks = Counter("aimds_blocks", "texts blocked", registry=r)
+        self.detector_latency = Histogram(
+            "aimds_detector_latency_seconds", "per-detector time, when the guard reports it", ["detector"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.rate_limited = Counter("aimds_rate_limited", "requests refused by a rate limit", ["scope"], registry=r)
+        self.store_errors = Counter("aimds_store_errors", "store operations that failed", ["op"], registry=r)
+        self.audit_failures = Counter("aimds_audit_failures", "decisions served without an audit record", registry=r)
+        self.store_up = Gauge("aimds_store_up", "1 when the store answered the last readiness probe",
+                              multiprocess_mode="min", registry=r)
+
+    def render(self) -> bytes:
+        """This process' metrics, or every worker's when running multi-process."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
