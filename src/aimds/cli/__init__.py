@@ -22,6 +22,9 @@ COMMAND_MODULES: list[str] = [
     "aimds.cli.scan",
     "aimds.cli.rules",
     "aimds.cli.eval",
+    "aimds.cli.serve",
+    "aimds.cli.keys",
+    "aimds.cli.audit",
 ]
 
 for _module in COMMAND_MODULES:
