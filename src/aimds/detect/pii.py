@@ -217,7 +217,7 @@ def _check_ipv4(value: str, match: re.Match[str], text: str) -> Check | None:
     if any(len(p) > 1 and p[0] == "0" for p in parts) or any(int(p) > 255 for p in parts):
         return None
     before = text[max(0, match.start() - 12):match.start()].lower()
-    if re.search(r"(?:version|ver\.?|release|v)\s{0,2}$", before):
+    if re.search(r"\b(?:version|ver\.?|release|v)\s{0,2}$", before):
         return None
     address = ipaddress.IPv4Address(value)
     detail = "private range" if address.is_private else "public"
