@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from aimds.errors import ConfigError
 from aimds.types import ThreatKind
@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     thresholds: dict[ThreatKind, Threshold] = Field(default_factory=dict)
     fail_closed: bool = Field(True, description="block when a detector cannot run")
 
+    @field_validator("semantic", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare `off` as False; accept what the user meant.
+        return {False: "off", True: "always"}.get(value, value) if isinstance(value, bool) else value
+
     @model_validator(mode="after")
     def _check(self) -> "Settings":
         low, high = self.semantic_band
@@ -106,6 +112,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
         return Settings(**merged)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    except SettingsError as exc:  # an AIMDS_* variable that is not valid JSON for its field
+        raise ConfigError(f"invalid configuration: {exc}") from None
 
 
 def _describe(exc: ValidationError) -> str:
