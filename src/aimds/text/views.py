@@ -67,5 +67,13 @@ class Prepared:
 
     @property
     def decoded(self) -> tuple[View, ...]:
-        """Views of payloads decoded from the text (base64, hex, rot13, escapes)."""
-        return tuple(v for v in self.views if v.origin is not None)
+        """Views of payloads decoded from the text (base64, hex, rot13, escapes, hidden tags).
+
+        Decoded views have ``depth >= 1``; most map every offset to their payload's ``origin``, but
+        ``decoded:rot13`` is character-aligned with ``normalized`` and keeps its anchors.
+        """
+        return tuple(v for v in self.views if v.depth > 0)
+
+    def view(self, name: str) -> View | None:
+        """The first view called ``name`` ("normalized", "unicode", "folded", "decoded:base64"...)."""
+        return next((v for v in self.views if v.name == name), None)

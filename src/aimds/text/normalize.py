@@ -1,0 +1,151 @@
+"""The normalize stage: one pass from a raw text to every view detectors read, plus findings about it.
+
+Views, in order (a view is present only when it differs from what came before):
+- ``normalized`` (always ``views[0]``): NFKC, confusables folded to ASCII, invisibles removed;
+- ``unicode``: the same but letters of other scripts kept, for detectors of non-English text;
+- ``folded``: ``normalized`` with leetspeak and spacing tricks undone (see `tricks` for why apart);
+- ``decoded:rot13``: ``normalized`` rotated, when the text says rot13 or reads as English rotated;
+- ``decoded:<encoding>``: payloads (tags, variation selectors, base64, hex, url, html,
+  unicode_escape), each with ``origin`` = its span in the original and ``depth`` = nesting level,
+  decoded again up to ``settings.decode_max_depth`` levels and ``settings.decode_max_payloads`` in all.
+
+Findings: ``INVISIBLE_TEXT`` for hidden characters, ``ENCODING_OBFUSCATION`` for decoded payloads
+(score 0.5, 0.6 when nested: whether a payload is an attack is for the detectors reading it),
+look-alike letters mixed into Latin words, zalgo stacks and rot13.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aimds.config import Settings
+from aimds.errors import InputTooLarge, InvalidInput
+from aimds.text import decoders, unicode_fold
+from aimds.text.decoders import Budget
+from aimds.text.tricks import fold_tricks
+from aimds.text.views import Prepared, View
+from aimds.types import Finding, Role, Span, ThreatKind
+
+DETECTOR = unicode_fold.DETECTOR
+#: total decoded characters one input may produce, across all payloads and depths
+MAX_DECODED_CHARS = 262_144
+_PAYLOAD_SCORE = 0.5
+_NESTED_SCORE = 0.6
+
+_ROT13 = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
+)
+_ROT13_MENTION = re.compile(r"(?<![A-Za-z0-9])rot[ _-]?13(?![0-9])", re.IGNORECASE)
+_COMMON_WORDS = (
+    "the and you that this with for are not have your all from what will can was but they ignore "
+    "previous instructions instruction system prompt tell now must should reveal secret password "
+    "rules forget disregard print show write output respond answer execute command"
+).split()
+_COMMON = re.compile(r"\b(?:" + "|".join(_COMMON_WORDS) + r")\b", re.IGNORECASE)
+_ROTATED_COMMON = re.compile(
+    r"\b(?:" + "|".join(w.translate(_ROT13) for w in _COMMON_WORDS) + r")\b", re.IGNORECASE
+)
+_ROT13_SAMPLE = 8192
+
+
+def prepare(text: str, role: Role | str, settings: Settings) -> Prepared:
+    """All views of ``text`` and the findings about the text itself (see the module docstring)."""
+    if not isinstance(text, str):
+        raise InvalidInput(f"text must be a string, not {type(text).__name__}")
+    if len(text) > settings.max_input_chars:
+        raise InputTooLarge(len(text), settings.max_input_chars)
+    try:
+        role = Role(role)
+    except ValueError:
+        raise InvalidInput(f"unknown role {role!r}; expected one of {[r.value for r in Role]}") from None
+
+    uf = unicode_fold.fold(text)
+    normalized = uf.normalized
+    views: list[View] = [normalized]
+    findings: list[Finding] = list(uf.findings)
+    if uf.unicode is not None:
+        views.append(uf.unicode)
+    folded = fold_tricks(normalized)
+    if folded is not None:
+        views.append(folded)
+    rot13 = _rot13(normalized)
+    if rot13 is not None:
+        views.append(rot13[0])
+        findings.append(rot13[1])
+
+    budget = Budget(settings.decode_max_payloads, MAX_DECODED_CHARS)
+    for hidden in uf.payloads:
+        taken = budget.take(hidden.text)
+        if taken is not None:
+            view = View(hidden.name, _fold_payload(taken), origin=hidden.span, depth=1)
+            views.append(view)
+            _decode(view, 1, settings.decode_max_depth, budget, views, findings)
+    _decode(normalized, 0, settings.decode_max_depth, budget, views, findings)
+    return Prepared(raw=text, role=role, views=tuple(views), findings=tuple(findings))
+
+
+def _decode(
+    source: View, depth: int, max_depth: int, budget: Budget, views: list[View], findings: list[Finding]
+) -> None:
+    """Decode payloads in ``source`` (and in them, depth-first) into ``views``."""
+    if depth >= max_depth or budget.spent:
+        return
+    for payload in decoders.find_payloads(source.text, budget):
+        origin = source.to_original(payload.start, payload.end)
+        view = View(f"decoded:{payload.encoding}", _fold_payload(payload.text), origin=origin, depth=depth + 1)
+        views.append(view)
+        if payload.suspicious:
+            findings.append(_payload_finding(view, payload.encoding))
+        _decode(view, depth + 1, max_depth, budget, views, findings)
+
+
+def _fold_payload(text: str) -> str:
+    """Decoded text gets the same unicode fold, so homoglyphs inside a payload are folded too."""
+    return unicode_fold.fold(text).normalized.text
+
+
+def _payload_finding(view: View, encoding: str) -> Finding:
+    nested = view.depth > 1
+    where = f" nested {view.depth} levels deep" if nested else ""
+    return Finding(
+        kind=ThreatKind.ENCODING_OBFUSCATION,
+        detector=DETECTOR,
+        score=_NESTED_SCORE if nested else _PAYLOAD_SCORE,
+        reason=f"{encoding} payload{where} decoded to {len(view.text)} characters of text",
+        span=view.origin,
+        rule_id=f"normalize.decoded.{encoding}",
+        view=view.name,
+        metadata={"encoding": encoding, "depth": view.depth, "decoded_chars": len(view.text)},
+    )
+
+
+def _rot13(normalized: View) -> tuple[View, Finding] | None:
+    """A rot13 view when the text mentions rot13 or far more common words appear once rotated.
+
+    Counting rotated common words in the text itself gives the decoded count without decoding; the
+    rotated words ("gur", "naq", "lbh") are rare in any real language, so the test is cheap and tight.
+    """
+    text = normalized.text
+    sample = text[:_ROT13_SAMPLE]
+    rotated_hits = len(_ROTATED_COMMON.findall(sample))
+    mentioned = rotated_hits > 0 and _ROT13_MENTION.search(text) is not None
+    if rotated_hits < 3 and not (mentioned and rotated_hits >= 1):
+        return None
+    plain_hits = len(_COMMON.findall(sample))
+    if not mentioned and rotated_hits <= 2 * plain_hits:
+        return None
+    view = View("decoded:rot13", text.translate(_ROT13), normalized.anchors, depth=1)
+    first = _ROTATED_COMMON.search(text)
+    assert first is not None
+    finding = Finding(
+        kind=ThreatKind.ENCODING_OBFUSCATION,
+        detector=DETECTOR,
+        score=_PAYLOAD_SCORE,
+        reason=f"rot13-encoded text ({rotated_hits} common words once decoded)",
+        span=normalized.to_original(first.start(), len(text)),
+        rule_id="normalize.decoded.rot13",
+        view=view.name,
+        metadata={"encoding": "rot13", "depth": 1},
+    )
+    return view, finding

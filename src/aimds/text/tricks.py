@@ -1,0 +1,69 @@
+"""The ``folded`` view: leetspeak and spacing tricks undone, for keyword matching only.
+
+Kept apart from ``normalized`` on purpose: undoing the tricks also mangles ordinary text ("1st"
+becomes "ist", "well-known" becomes "wellknown", "a b c" becomes "abc"), which would hurt detectors
+that read real prose, numbers, URLs or PII. The view exists only when it differs from ``normalized``.
+
+- leetspeak (1->i, 3->e, 0->o, 4->a, 5->s, 7->t, @->a, $->s, and "11"->"ll") is folded only inside
+  word-sized tokens (2 to 32 characters) made of letters and those digits/symbols alone, with at
+  least one of each, so "2024", "$5", hex and base64 blobs stay;
+- letters spaced out with one repeated separator ("i g n o r e", "i.g.n.o.r.e") are joined;
+- a single separator between two letters ("ign-ore", "ig_no.re") is dropped.
+All regexes are linear: character classes under single quantifiers, the separator pinned by a
+backreference, and each token start fixed by a lookbehind.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from aimds.text import offsets
+from aimds.text.views import View
+
+_LEET_CHARS = "013457@$"
+_TOKEN_CHAR = r"[A-Za-z0-9@$]"
+_LEET_CLASS = f"[{re.escape(_LEET_CHARS)}]"
+_LEET_TOKEN = re.compile(
+    rf"(?<!{_TOKEN_CHAR})(?={_LEET_CLASS}*[A-Za-z])(?=[A-Za-z]*{_LEET_CLASS})"
+    rf"[A-Za-z{re.escape(_LEET_CHARS)}]{{2,32}}(?!{_TOKEN_CHAR})"
+)
+_LEET_HINT = re.compile(rf"[A-Za-z][{re.escape(_LEET_CHARS)}]|[{re.escape(_LEET_CHARS)}][A-Za-z]")
+_LEET = str.maketrans({"1": "i", "3": "e", "0": "o", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LETTER = r"[^\W\d_]"
+_SPACED = re.compile(
+    rf"(?<![^\W_]){_LETTER}(?P<sep>[ ._*|~+/:-]){_LETTER}(?:(?P=sep){_LETTER})+(?![^\W_])"
+)
+_INNER_SEP = re.compile(rf"(?<={_LETTER})[-._*|~^+](?={_LETTER})")
+
+
+def fold_tricks(base: View) -> View | None:
+    """The folded view of ``base`` (normally the ``normalized`` view), or None when nothing changed."""
+    text = base.text
+    if _LEET_HINT.search(text):
+        text = _LEET_TOKEN.sub(_unleet, text)
+    deletions = _separators(text)
+    if not len(deletions):
+        if text == base.text:
+            return None
+        return View("folded", text, base.anchors)
+    folded, anchors = offsets.delete(text, deletions)
+    return View("folded", folded, offsets.compose(anchors, base.anchors))
+
+
+def _unleet(match: re.Match[str]) -> str:
+    return match.group().replace("11", "ll").translate(_LEET)
+
+
+def _separators(text: str) -> np.ndarray:
+    """Positions of separator characters that split a word."""
+    parts: list[np.ndarray] = []
+    for match in _SPACED.finditer(text):
+        parts.append(np.arange(match.start() + 1, match.end(), 2))
+    inner = [m.start() for m in _INNER_SEP.finditer(text)]
+    if inner:
+        parts.append(np.array(inner, dtype=np.int64))
+    if not parts:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(np.concatenate(parts))
