@@ -26,7 +26,7 @@ def cli_errors() -> Iterator[None]:
     except AimdsError as exc:
         err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
-    except OSError as exc:
+    except (OSError, typer.BadParameter) as exc:
         err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aimds.cli._common import EXIT_ERROR, EXIT_OK, EXIT_STOPPED, ConfigOption, cli_errors, read_input
+from aimds.cli._common import EXIT_OK, EXIT_STOPPED, ConfigOption, cli_errors, read_input
 from aimds.types import Action, Role, Verdict
 
 _STYLE = {Action.ALLOW: "green", Action.SANITIZE: "cyan", Action.REVIEW: "yellow", Action.BLOCK: "bold red"}
@@ -23,14 +23,10 @@ def scan(
     config: Optional[str] = ConfigOption,
 ) -> None:
     """Check TEXT for manipulation. Exit 0: allowed or sanitized; 1: blocked or review; 2: error."""
-    try:
-        content = read_input(text, file)
-    except typer.BadParameter as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_ERROR) from None
     with cli_errors():
         from aimds.guard import Guard
 
+        content = read_input(text, file)
         verdict = Guard(config=config).check(content, role=role)
     if as_json:
         typer.echo(json.dumps(verdict.to_dict(), ensure_ascii=False))
