@@ -1,0 +1,376 @@
+"""The fast learned detector: a linear model over hashed character and word n-grams.
+
+Why this shape: it must score a 1 kB prompt in well under a millisecond with numpy alone, and still
+notice a one-sentence payload buried in a long benign document. Every n-gram's weight is added at
+the position where it starts; cumulative sums then give the mean weight of *every* window of
+``window`` characters in linear time, and the text's score is its worst window. Training
+(`aimds.train.fast`) uses exactly these features, so what is measured there is what ships.
+
+Hashing: the lowercased text becomes an array of code points (ASCII digits folded to ``0``,
+whitespace to a space). One polynomial prefix sum gives the hash of any segment in O(1), so char
+3/4/5-grams and word uni/bigrams are all hashed with a handful of vectorised operations, then
+bucketed by multiplicative hashing into ``2**bits`` weights.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from aimds.config import Settings
+from aimds.errors import ModelError
+from aimds.text.views import Prepared, View
+from aimds.types import Finding, ThreatKind
+
+ARTIFACT_NAME = "fast_model.npz"
+FORMAT_VERSION = 1
+
+_P = 0x100000001B3  # odd, so it has an inverse modulo 2**64
+_P_INV = pow(_P, -1, 1 << 64)
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # multiplicative hashing: the top bits pick the bucket
+_WORD_SALT = np.uint64(0xD6E8FEB86659FD93)  # keeps a word apart from the char n-gram with its letters
+_BIGRAM_MUL = np.uint64(0x2545F4914F6CDD1D)
+_CHAR_NS = (3, 4, 5)
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    """Lookup tables over the Basic Multilingual Plane: folded code point, and "is a word character".
+
+    Folding maps ASCII digits to ``0`` and whitespace to a space. Word characters are ASCII
+    letters/digits/underscore and anything from Latin-1 letters up, minus the punctuation, symbol
+    and CJK-punctuation blocks.
+    """
+    cp = np.arange(1 << 16, dtype=np.uint64)
+    cp[48:58] = 48
+    cp[[9, 10, 11, 12, 13]] = 32
+    word = np.zeros(1 << 16, dtype=bool)
+    word[48:58] = word[97:123] = word[95] = True
+    word[0xC0:] = True
+    word[0xD7] = word[0xF7] = False
+    word[0x2000:0x2E80] = word[0x3000:0x3040] = word[0xFF00:0xFF10] = word[0xD800:0xE000] = False
+    return cp, word
+
+
+_FOLD, _WORD = _tables()
+
+
+class _Powers:
+    """P**k and P**-k modulo 2**64 for k < n, grown on demand (a cache of constants)."""
+
+    def __init__(self, n: int = 4096) -> None:
+        self._lock = threading.Lock()
+        self.pow, self.inv = self._make(n)
+
+    @staticmethod
+    def _make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(over="ignore"):
+            pw = np.empty(n, dtype=np.uint64)
+            iv = np.empty(n, dtype=np.uint64)
+            pw[0] = iv[0] = 1
+            pw[1:] = np.cumprod(np.full(n - 1, _P, dtype=np.uint64), dtype=np.uint64)
+            iv[1:] = np.cumprod(np.full(n - 1, _P_INV, dtype=np.uint64), dtype=np.uint64)
+        return pw, iv
+
+    def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        pw, iv = self.pow, self.inv
+        if len(pw) < n:
+            with self._lock:
+                if len(self.pow) < n:
+                    self.pow, self.inv = self._make(max(n, 2 * len(self.pow)))
+                pw, iv = self.pow, self.inv
+        return pw, iv
+
+
+@dataclass(frozen=True)
+class Hashed:
+    """Feature buckets of one text: ``idx[i]`` starts at character ``pos[i]``; ``count`` per position."""
+
+    length: int
+    idx: np.ndarray
+    pos: np.ndarray
+    count: np.ndarray
+
+
+class Featurizer:
+    """Text -> hashed n-gram buckets with their start positions (shared by training and runtime)."""
+
+    def __init__(self, bits: int = 18) -> None:
+        if not 10 <= bits <= 24:
+            raise ModelError(f"hash bits {bits} outside 10..24")
+        self.bits = bits
+        self._shift = np.uint64(64 - bits)
+        self._powers = _Powers()
+
+    @staticmethod
+    def codepoints(text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Folded code points (uint64) and the word-character mask, one entry per character."""
+        lowered = text.lower()
+        if len(lowered) != len(text):  # a few characters lowercase to two; keep offsets aligned
+            lowered = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
+        raw = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        if raw.size and int(raw.max()) > 0xFFFF:
+            astral = raw > 0xFFFF
+            clipped = np.minimum(raw, 0xFFFF)
+            cp = np.where(astral, raw.astype(np.uint64), _FOLD[clipped])
+            word = np.where(astral, raw < 0x1F000, _WORD[clipped])
+            return cp, word
+        return _FOLD[raw], _WORD[raw]
+
+    def hash(self, text: str) -> Hashed:
+        cp, word = self.codepoints(text)
+        n = len(cp)
+        if n == 0:
+            empty = np.zeros(0, dtype=np.intp)
+            return Hashed(0, empty, empty, np.zeros(0))
+        pw, iv = self._powers.upto(n + 1)
+        padded = np.zeros(n + 2, dtype=bool)
+        padded[1:-1] = word
+        edges = np.flatnonzero(padded[1:] != padded[:-1])
+        starts, ends = edges[0::2], edges[1::2]
+        nw = len(starts)
+        nb = max(nw - 1, 0)
+        spans = [(k, n - k + 1) for k in _CHAR_NS if n >= k]
+        h = np.empty(sum(m for _, m in spans) + nw + nb, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            g = np.empty(n + 1, dtype=np.uint64)
+            g[0] = 0
+            np.cumsum(cp * iv[:n], out=g[1:])
+            o = 0
+            for k, m in spans:  # hash of cp[i:i+k] = P**(i+k-1) * (g[i+k] - g[i])
+                seg = h[o : o + m]
+                np.subtract(g[k:], g[:m], out=seg)
+                np.multiply(seg, pw[k - 1 : n], out=seg)
+                o += m
+            if nw:
+                words = h[o : o + nw]
+                np.subtract(g[ends], g[starts], out=words)
+                np.multiply(words, pw[ends - 1], out=words)
+                words += _WORD_SALT
+                if nb:
+                    pairs = h[o + nw :]
+                    np.multiply(words[:-1], _BIGRAM_MUL, out=pairs)
+                    pairs += words[1:]
+            idx = ((h * _MIX) >> self._shift).astype(np.intp)
+        positions = np.arange(n)
+        pos = np.concatenate([positions[:m] for _, m in spans] + [starts, starts[:-1]])
+        count = np.bincount(pos, minlength=n).astype(np.float64)
+        return Hashed(n, idx, pos, count)
+
+
+def position_sums(hashed: Hashed, weights: np.ndarray) -> np.ndarray:
+    """Per start position: the sum of the weights of the features starting there."""
+    return np.bincount(hashed.pos, weights=weights[hashed.idx], minlength=hashed.length)
+
+
+@dataclass(frozen=True)
+class WindowScore:
+    logit: float
+    start: int
+    end: int
+
+
+def worst_window(total: np.ndarray, count: np.ndarray, bias: float, window: int) -> WindowScore:
+    """The window (of ``window`` positions, or the whole text if shorter) with the highest logit."""
+    n = len(total)
+    if n <= window:
+        c = count.sum()
+        return WindowScore(bias + (float(total.sum()) / c if c else 0.0), 0, n)
+    ct = np.cumsum(total)
+    cc = np.cumsum(count)
+    sums = ct[window - 1 :].copy()
+    sums[1:] -= ct[:-window]
+    cnts = cc[window - 1 :].copy()
+    cnts[1:] -= cc[:-window]
+    means = sums / np.maximum(cnts, 1.0)
+    j = int(np.argmax(means))
+    return WindowScore(bias + float(means[j]), j, j + window)
+
+
+def focus(total: np.ndarray, count: np.ndarray, outer: WindowScore, bias: float, width: int = 96) -> tuple[int, int]:
+    """Narrow the worst window to the sub-windows that score at least as high as it (the payload)."""
+    lo, hi = outer.start, outer.end
+    if hi - lo <= width:
+        return lo, hi
+    t, c = total[lo:hi], count[lo:hi]
+    ct = np.concatenate(([0.0], np.cumsum(t)))
+    cc = np.concatenate(([0.0], np.cumsum(c)))
+    means = bias + (ct[width:] - ct[:-width]) / np.maximum(cc[width:] - cc[:-width], 1.0)
+    hot = np.flatnonzero(means >= outer.logit)
+    if not hot.size:
+        j = int(np.argmax(means))
+        return lo + j, lo + j + width
+    return lo + int(hot[0]), lo + int(hot[-1]) + width
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+@dataclass(frozen=True)
+class FastModel:
+    """Weights and calibration of the fast model; `score` maps a text to its worst window.
+
+    Calibration is anchored on false-positive rates: a raw logit at the 1% FPR point of the wide
+    benign validation set maps to ``anchor_review`` (0.60) and the 0.2% point to ``anchor_block``
+    (0.85), so the default decide thresholds mean those FPRs. ``kind_*`` is a second head telling
+    jailbreaks (role-play personas, "no restrictions") from injections (goal hijacking).
+    """
+
+    weights: np.ndarray
+    bias: float
+    kind_weights: np.ndarray
+    kind_bias: float
+    cal_a: float
+    cal_b: float
+    window: int
+    bits: int
+    review: float = 0.60
+    block: float = 0.85
+
+    def calibrate(self, logit: float) -> float:
+        return _sigmoid(self.cal_a * logit + self.cal_b)
+
+    def save(self, path: Path | IO[bytes]) -> None:
+        np.savez_compressed(
+            path,
+            format_version=np.int64(FORMAT_VERSION),
+            weights=self.weights.astype(np.float16),
+            kind_weights=self.kind_weights.astype(np.float16),
+            scalars=np.array([self.bias, self.kind_bias, self.cal_a, self.cal_b, self.review, self.block]),
+            shape=np.array([self.window, self.bits], dtype=np.int64),
+        )
+
+    @classmethod
+    def load(cls, source: Path | IO[bytes]) -> "FastModel":
+        try:
+            with np.load(source, allow_pickle=False) as data:
+                if int(data["format_version"]) != FORMAT_VERSION:
+                    raise ModelError(f"fast model format {int(data['format_version'])} is not {FORMAT_VERSION}")
+                weights = data["weights"].astype(np.float64)
+                kind_weights = data["kind_weights"].astype(np.float64)
+                bias, kind_bias, cal_a, cal_b, review, block = (float(x) for x in data["scalars"])
+                window, bits = (int(x) for x in data["shape"])
+        except ModelError:
+            raise
+        except Exception as exc:  # zip, key, value and OS errors all mean the same: unusable artifact
+            raise ModelError(f"fast model artifact is missing or corrupt: {type(exc).__name__}: {exc}") from None
+        size = 1 << bits
+        if weights.shape != (size,) or kind_weights.shape != (size,) or window < 16:
+            raise ModelError("fast model artifact has inconsistent shapes")
+        if not (np.isfinite(weights).all() and np.isfinite(kind_weights).all()):
+            raise ModelError("fast model artifact holds non-finite weights")
+        return cls(weights, bias, kind_weights, kind_bias, cal_a, cal_b, window, bits, review, block)
+
+
+@dataclass(frozen=True)
+class Scored:
+    score: float
+    start: int
+    end: int
+    jailbreak: float
+
+
+class FastScorer:
+    """A loaded model plus its featurizer: text -> calibrated worst-window score and span."""
+
+    def __init__(self, model: FastModel) -> None:
+        self.model = model
+        self.featurizer = Featurizer(model.bits)
+
+    def logit(self, text: str) -> float:
+        """Raw worst-window logit (what training calibrates)."""
+        hashed = self.featurizer.hash(text)
+        total = position_sums(hashed, self.model.weights)
+        return worst_window(total, hashed.count, self.model.bias, self.model.window).logit
+
+    def score(self, text: str, detail_floor: float = 0.0) -> Scored:
+        """Calibrated score; the payload span and the kind head are only worked out above ``detail_floor``."""
+        m = self.model
+        hashed = self.featurizer.hash(text)
+        total = position_sums(hashed, m.weights)
+        best = worst_window(total, hashed.count, m.bias, m.window)
+        score = m.calibrate(best.logit)
+        if score < detail_floor:
+            return Scored(score, best.start, best.end, 0.0)
+        start, end = focus(total, hashed.count, best, m.bias)
+        in_window = (hashed.pos >= best.start) & (hashed.pos < best.end)
+        kind_idx = hashed.idx[in_window]
+        kind_logit = m.kind_bias + (float(m.kind_weights[kind_idx].mean()) if kind_idx.size else 0.0)
+        return Scored(score, start, end, _sigmoid(kind_logit))
+
+
+_EXTRACTION = re.compile(
+    r"system ?prompt|(?:initial|original|hidden|secret|previous) (?:instructions|prompt)|your (?:instructions|prompt|rules)"
+    r"|(?:repeat|print|output|reveal|show) (?:the )?(?:text|words|everything) above",
+    re.IGNORECASE,
+)
+
+_REASONS = {
+    ThreatKind.JAILBREAK: "text reads as an attempt to switch the assistant into an unrestricted persona",
+    ThreatKind.PROMPT_INJECTION: "text reads as an instruction to override the assistant",
+    ThreatKind.SYSTEM_PROMPT_EXTRACTION: "text reads as an attempt to extract the assistant's hidden instructions",
+}
+
+
+def load_shipped() -> FastModel:
+    """The artifact shipped in ``aimds/detect/models/fast``; raises ModelError if absent or corrupt."""
+    try:
+        ref = resources.files("aimds.detect.models").joinpath("fast", ARTIFACT_NAME)
+        with ref.open("rb") as handle:
+            return FastModel.load(handle)
+    except (FileNotFoundError, ModuleNotFoundError, OSError) as exc:
+        raise ModelError(f"fast model artifact not found: {exc}") from None
+
+
+class LearnedDetector:
+    """Scores the folded view and every decoded payload; reports the worst window as one finding."""
+
+    name = "learned"
+    tier = "fast"
+    kinds = frozenset({ThreatKind.PROMPT_INJECTION, ThreatKind.JAILBREAK, ThreatKind.INDIRECT_INJECTION,
+                       ThreatKind.SYSTEM_PROMPT_EXTRACTION})
+
+    def __init__(self, model: FastModel, report_floor: float = 0.15) -> None:
+        self.scorer = FastScorer(model)
+        self.report_floor = report_floor
+
+    def _kind(self, scored: Scored, excerpt: str) -> ThreatKind:
+        if scored.jailbreak >= 0.5:
+            return ThreatKind.JAILBREAK
+        if _EXTRACTION.search(excerpt):
+            return ThreatKind.SYSTEM_PROMPT_EXTRACTION
+        return ThreatKind.PROMPT_INJECTION
+
+    def scan(self, prepared: Prepared) -> list[Finding]:
+        best: tuple[Scored, View] | None = None
+        for view in (prepared.normalized, *prepared.decoded):
+            if not view.text.strip():
+                continue
+            scored = self.scorer.score(view.text, detail_floor=self.report_floor)
+            if best is None or scored.score > best[0].score:
+                best = (scored, view)
+        if best is None or best[0].score < self.report_floor:
+            return []
+        scored, view = best
+        excerpt = view.text[scored.start : scored.end]
+        kind = self._kind(scored, excerpt)
+        return [Finding(
+            kind=kind,
+            detector=self.name,
+            score=min(1.0, max(0.0, scored.score)),
+            reason=f"learned model: {_REASONS[kind]} (p={scored.score:.2f})",
+            span=view.to_original(scored.start, scored.end),
+            view=view.name,
+            metadata={"jailbreak_p": round(scored.jailbreak, 3)},
+        )]
+
+
+def create(settings: Settings) -> LearnedDetector:
+    """Registry factory: loads the shipped artifact once; findings below the deep-tier band are dropped."""
+    return LearnedDetector(load_shipped(), report_floor=settings.semantic_band[0])

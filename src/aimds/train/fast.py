@@ -1,0 +1,307 @@
+"""Train, validate (leave-one-source-out) and calibrate the fast learned detector.
+
+The model is logistic regression over L1-normalised hashed n-gram counts of a *window* of text, so
+its score is ``bias + mean weight of the window's n-grams``: exactly what `aimds.detect.learned`
+computes at run time with cumulative sums. Long documents are cut into windows for training; in an
+injected document only the windows that hold the payload are positive, the others are benign text.
+
+Calibration is anchored on false-positive rates measured out of fold: the raw logit at 1% FPR on
+the wide benign set (public benign rows scored by LOSO models that never saw their source, and
+generated benign rows scored by models that never saw their template type) maps to the default
+review threshold 0.60, the 0.2% FPR logit to the block threshold 0.85.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aimds.detect.learned import ARTIFACT_NAME, FastModel, FastScorer, Featurizer, Hashed
+from aimds.train import metrics
+from aimds.train.corpus import Example, build_corpus, loso_splits, template_type
+
+Progress = Callable[[str, float], None]  # (stage description, fraction done in [0, 1])
+
+_LOGIT_REVIEW = math.log(0.60 / 0.40)
+_LOGIT_BLOCK = math.log(0.85 / 0.15)
+
+
+@dataclass(frozen=True)
+class FastConfig:
+    bits: int = 18
+    window: int = 384
+    max_windows: int = 8
+    c: float = 30.0  # inverse L2 strength; features are L1-normalised so weights are large
+    review_fpr: float = 0.01
+    block_fpr: float = 0.002
+    template_folds: int = 4
+
+
+def _require_sklearn():
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError as exc:  # training-only dependency
+        from aimds.errors import ConfigError
+
+        raise ConfigError("training needs scikit-learn: pip install 'aimds[train]'") from exc
+    return LogisticRegression
+
+
+# ---------------------------------------------------------------------------------------------
+# Windowed feature rows
+
+
+def _window_starts(n: int, window: int, max_windows: int, rng: random.Random, span: tuple[int, int] | None) -> list[int]:
+    if n <= window:
+        return [0]
+    offset = rng.randrange(window // 2)
+    starts = list(range(0, n - window + 1, window // 2 + offset // 4 + 1)) + [n - window]
+    if span is not None:  # make sure a window centred on the payload is there
+        centre = (span[0] + span[1]) // 2
+        starts.append(min(max(0, centre - window // 2), n - window))
+    starts = sorted(set(starts))
+    if len(starts) > max_windows:
+        keep = set(rng.sample(starts, max_windows))
+        if span is not None:
+            keep.add(min(max(0, (span[0] + span[1]) // 2 - window // 2), n - window))
+        starts = sorted(keep)
+    return starts
+
+
+def _window_label(ex: Example, start: int, end: int) -> int | None:
+    """1/0 for a window; None when it holds only part of the payload (ambiguous, left out)."""
+    if ex.label == 0:
+        return 0
+    if ex.span is None:
+        return 1
+    s, e = ex.span
+    overlap = max(0, min(end, e) - max(start, s))
+    if overlap == 0:
+        return 0
+    need = 0.5 * min(e - s, end - start)
+    return 1 if overlap >= need else None
+
+
+@dataclass
+class Rows:
+    """A CSR feature matrix of windows, with labels, kind labels and the example each row came from."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    y: np.ndarray
+    jailbreak: np.ndarray
+    example: np.ndarray
+    n_features: int
+
+    def matrix(self, rows: np.ndarray | None = None):
+        from scipy.sparse import csr_matrix
+
+        full = csr_matrix((self.data, self.indices, self.indptr), shape=(len(self.y), self.n_features))
+        return full if rows is None else full[rows]
+
+
+def build_rows(examples: Sequence[Example], hashed: Sequence[Hashed], cfg: FastConfig, seed: int,
+               progress: Progress | None = None) -> Rows:
+    rng = random.Random(seed)
+    indptr = [0]
+    chunks_idx: list[np.ndarray] = []
+    chunks_val: list[np.ndarray] = []
+    y: list[int] = []
+    jb: list[int] = []
+    owner: list[int] = []
+    nnz = 0
+    for i, (ex, h) in enumerate(zip(examples, hashed)):
+        if progress and i % 2000 == 0:
+            progress("building windows", i / len(examples))
+        for start in _window_starts(h.length, cfg.window, cfg.max_windows, rng, ex.span):
+            end = min(h.length, start + cfg.window)
+            label = _window_label(ex, start, end)
+            if label is None:
+                continue
+            sel = (h.pos >= start) & (h.pos < end)
+            idx = h.idx[sel]
+            if not idx.size:
+                continue
+            uniq, counts = np.unique(idx, return_counts=True)
+            chunks_idx.append(uniq.astype(np.int32))
+            chunks_val.append((counts / idx.size).astype(np.float32))
+            nnz += uniq.size
+            indptr.append(nnz)
+            y.append(label)
+            jb.append(int(label == 1 and ex.category == "jailbreak"))
+            owner.append(i)
+    return Rows(np.asarray(indptr, dtype=np.int64), np.concatenate(chunks_idx), np.concatenate(chunks_val),
+                np.asarray(y, dtype=np.int8), np.asarray(jb, dtype=np.int8), np.asarray(owner, dtype=np.int64),
+                1 << cfg.bits)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fitting and scoring
+
+
+def fit_linear(X, y: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, float]:
+    LogisticRegression = _require_sklearn()
+    clf = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=200, random_state=seed)
+    clf.fit(X, y)
+    return clf.coef_.ravel().astype(np.float64), float(clf.intercept_[0])
+
+
+def fit_model(rows: Rows, select: np.ndarray, cfg: FastConfig, seed: int, with_kind: bool = False) -> FastModel:
+    X = rows.matrix(select)
+    w, b = fit_linear(X, rows.y[select], cfg.c, seed)
+    kw, kb = np.zeros_like(w), 0.0
+    if with_kind:
+        attack = select[rows.y[select] == 1]
+        kw, kb = fit_linear(rows.matrix(attack), rows.jailbreak[attack], cfg.c, seed)
+    # float16 round trip now, so validation scores what ships
+    w = w.astype(np.float16).astype(np.float64)
+    kw = kw.astype(np.float16).astype(np.float64)
+    return FastModel(w, b, kw, kb, 1.0, 0.0, cfg.window, cfg.bits)
+
+
+def logits(model: FastModel, texts: Sequence[str]) -> np.ndarray:
+    scorer = FastScorer(model)
+    return np.fromiter((scorer.logit(t) for t in texts), dtype=np.float64, count=len(texts))
+
+
+def anchored_calibration(benign_logits: np.ndarray, cfg: FastConfig) -> tuple[float, float]:
+    """(a, b) such that sigmoid(a*r + b) is 0.60 at the review-FPR logit and 0.85 at the block-FPR one."""
+    r_review = metrics.threshold_at_fpr(benign_logits, cfg.review_fpr)
+    r_block = metrics.threshold_at_fpr(benign_logits, cfg.block_fpr)
+    gap = max(r_block - r_review, 1e-3)
+    a = (_LOGIT_BLOCK - _LOGIT_REVIEW) / gap
+    return a, _LOGIT_REVIEW - a * r_review
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole procedure
+
+
+def _template_groups(examples: Sequence[Example], folds: int, seed: int) -> list[set[str]]:
+    types = sorted({t for ex in examples if (t := template_type(ex)) and ex.label == 0})
+    random.Random(seed).shuffle(types)
+    return [set(types[i::folds]) for i in range(folds)]
+
+
+def train_fast(data_dir: Path, out_dir: Path, seed: int = 0, progress: Progress | None = None,
+               cfg: FastConfig = FastConfig()) -> dict:
+    """Build the corpus, run LOSO + template hold-out validation, fit, calibrate, write the artifact.
+
+    Writes ``fast_model.npz``, ``metrics.json`` and ``MODEL_CARD.md`` into ``out_dir`` and returns
+    the metrics. Deterministic for a given ``seed`` and data folder.
+    """
+    started = time.time()
+    report = progress or (lambda stage, frac: None)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report("building corpus", 0.0)
+    examples = build_corpus(Path(data_dir), seed=seed)
+    featurizer = Featurizer(cfg.bits)
+    hashed = []
+    for i, ex in enumerate(examples):
+        if i % 2000 == 0:
+            report("hashing", i / len(examples))
+        hashed.append(featurizer.hash(ex.text))
+    rows = build_rows(examples, hashed, cfg, seed, lambda s, f: report(s, f))
+    family = np.array([ex.family for ex in examples])
+    row_family = family[rows.example]
+    texts = [ex.text for ex in examples]
+    labels = np.array([ex.label for ex in examples], dtype=np.int8)
+
+    # 1. leave-one-source-out: one model per held-out public family
+    oof = np.full(len(examples), np.nan)
+    splits = list(loso_splits(examples))
+    for k, (held, _train, _test) in enumerate(splits):
+        report(f"LOSO: holding out {held}", k / (len(splits) + cfg.template_folds))
+        model = fit_model(rows, np.flatnonzero(row_family != held), cfg, seed)
+        test = np.flatnonzero(family == held)
+        oof[test] = logits(model, [texts[i] for i in test])
+
+    # 2. generated benign template types held out in groups (FPR on formats never trained on)
+    types = np.array([template_type(ex) or "" for ex in examples])
+    row_types = types[rows.example]
+    groups = _template_groups(examples, cfg.template_folds, seed)
+    for k, group in enumerate(groups):
+        report(f"template hold-out {k + 1}/{len(groups)}", (len(splits) + k) / (len(splits) + cfg.template_folds))
+        held_rows = np.isin(row_types, list(group))
+        model = fit_model(rows, np.flatnonzero(~held_rows), cfg, seed)
+        test = np.flatnonzero(np.isin(types, list(group)) & (labels == 0))
+        oof[test] = logits(model, [texts[i] for i in test])
+
+    scored = ~np.isnan(oof)
+    cal_a, cal_b = anchored_calibration(oof[scored & (labels == 0)], cfg)
+    prob = 1.0 / (1.0 + np.exp(-(cal_a * np.where(scored, oof, 0.0) + cal_b)))
+
+    # 3. the shipped model: every row
+    report("fitting final model", 0.97)
+    final = fit_model(rows, np.arange(len(rows.y)), cfg, seed, with_kind=True)
+    final = FastModel(final.weights, final.bias, final.kind_weights, final.kind_bias, cal_a, cal_b,
+                      cfg.window, cfg.bits)
+    artifact = out_dir / ARTIFACT_NAME
+    final.save(artifact)
+
+    result = _metrics(examples, labels, prob, scored, groups, cfg, final)
+    result.update({
+        "seed": seed, "config": asdict(cfg), "train_rows": int(len(rows.y)), "examples": len(examples),
+        "artifact_bytes": artifact.stat().st_size, "calibration": {"a": cal_a, "b": cal_b},
+        "seconds": round(time.time() - started, 1),
+    })
+    (out_dir / "metrics.json").write_text(json.dumps(result, indent=2, sort_keys=True), encoding="utf-8")
+    from aimds.train.card import write_model_card
+
+    write_model_card(out_dir / "MODEL_CARD.md", result)
+    report("done", 1.0)
+    return result
+
+
+def _metrics(examples, labels, prob, scored, groups, cfg: FastConfig, final: FastModel) -> dict:
+    thr = final.review
+    per_family: dict[str, dict] = {}
+    fam = np.array([ex.family for ex in examples])
+    synthetic = np.array([ex.synthetic for ex in examples])
+    for name in sorted(set(fam) - {"synthetic"}):
+        m = (fam == name) & scored
+        real = m & ~synthetic
+        derived = m & synthetic
+        entry = metrics.summary(labels[real], prob[real], thr)
+        if derived.any():
+            entry["indirect_catch_rate"] = metrics.catch_rate(labels[derived], prob[derived], thr)
+            entry["n_indirect"] = int(derived.sum())
+        per_family[name] = entry
+    catch = [v["catch_rate"] for v in per_family.values() if v["n_attack"]]
+    fprs = [v["fpr"] for v in per_family.values() if v["n_benign"]]
+    indirect = [v["indirect_catch_rate"] for v in per_family.values() if "indirect_catch_rate" in v]
+    by_type: dict[str, dict] = defaultdict(dict)
+    for i, ex in enumerate(examples):
+        t = template_type(ex)
+        if t and ex.label == 0 and scored[i]:
+            by_type[t].setdefault("scores", []).append(prob[i])
+    template_fpr = {t: {"n": len(v["scores"]), "fpr": float(np.mean(np.asarray(v["scores"]) >= thr))}
+                    for t, v in sorted(by_type.items())}
+    benign = scored & (labels == 0)
+    wide_fpr = float(np.mean(prob[benign] >= thr))
+    synth_benign = benign & synthetic
+    return {
+        "thresholds": {"review": final.review, "block": final.block,
+                       "meaning": f"review = {cfg.review_fpr:.1%} and block = {cfg.block_fpr:.1%} FPR "
+                                  "on out-of-fold wide benign"},
+        "loso": per_family,
+        "loso_mean_catch_rate": float(np.mean(catch)),
+        "loso_mean_fpr": float(np.mean(fprs)),
+        "loso_mean_indirect_catch_rate": float(np.mean(indirect)) if indirect else None,
+        "wide_benign_fpr": wide_fpr,
+        "wide_benign_n": int(benign.sum()),
+        "wide_benign_block_fpr": float(np.mean(prob[benign] >= final.block)),
+        "synthetic_benign_heldout_fpr": float(np.mean(prob[synth_benign] >= thr)) if synth_benign.any() else None,
+        "template_fpr": template_fpr,
+        "template_groups": [sorted(g) for g in groups],
+    }
