@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "aimds.cli.serve",
     "aimds.cli.keys",
     "aimds.cli.audit",
+    "aimds.cli.train",
 ]
 
 for _module in COMMAND_MODULES:
