@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from aimds.act.vault import Vault
+from aimds.act.vault import PLACEHOLDER, Vault
 from aimds.errors import InvalidInput
 from aimds.types import Finding, ThreatKind
 
@@ -77,7 +77,7 @@ class Redactor:
     def redact(self, text: str, findings: Iterable[Finding], session_id: str | None = None) -> Redacted:
         if self.mode is RedactMode.ANONYMIZE and session_id is None:
             raise InvalidInput("anonymize mode needs a session_id to keep its vault")
-        groups = self._merge(text, findings)
+        groups = self._merge(text, findings, self._literal_placeholders(text))
         parts: list[str] = []
         replacements: list[Replacement] = []
         numbering: dict[tuple[str, str], str] = {}
@@ -115,8 +115,17 @@ class Redactor:
             raise InvalidInput("deanonymize needs a vault (anonymize mode)")
         return self.vault.deanonymize(text, session_id)
 
-    def _merge(self, text: str, findings: Iterable[Finding]) -> list[tuple[int, int, str]]:
-        spans = []
+    def _literal_placeholders(self, text: str) -> list[tuple[int, int, float, str]]:
+        """In anonymize mode, text that already looks like a placeholder is itself vaulted, so that
+        deanonymize cannot mistake it for one of the session's values: the round trip stays exact."""
+        if self.mode is not RedactMode.ANONYMIZE:
+            return []
+        return [(m.start(), m.end(), 0.0, m.group(1)) for m in PLACEHOLDER.finditer(text)]
+
+    def _merge(
+        self, text: str, findings: Iterable[Finding], extra: list[tuple[int, int, float, str]]
+    ) -> list[tuple[int, int, str]]:
+        spans = list(extra)
         for f in findings:
             if f.kind not in self.kinds or f.span is None or f.span.start == f.span.end:
                 continue

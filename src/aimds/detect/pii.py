@@ -415,23 +415,27 @@ def scan_views(
     prepared: Prepared,
     find: Callable[[str], list[Candidate]],
 ) -> list[tuple[Candidate, View]]:
-    """Run ``find`` on the raw text and on the normalized view; map spans back; drop duplicates."""
+    """Run ``find`` on the raw text, the normalized view and decoded payloads; map spans back; dedupe."""
     from aimds.text.views import identity_view
 
     views: list[View] = [identity_view("raw", prepared.raw)]
     if prepared.views and prepared.normalized.text != prepared.raw:
         views.append(prepared.normalized)
-    seen: set[tuple[str, int, int]] = set()
-    out: list[tuple[Candidate, View]] = []
+    views.extend(prepared.decoded)  # a value hidden in base64/hex maps to the payload's span
+    mapped: list[tuple[Candidate, View]] = []
     for view in views:
         for cand in find(view.text):
             span = view.to_original(cand.start, cand.end)
-            mapped = Candidate(cand.entity, span.start, span.end, cand.score, cand.rule_id, cand.label, cand.detail)
-            key = (cand.entity, span.start, span.end)
-            if key not in seen and not any(_overlaps(mapped, other) and other.entity == cand.entity for other, _ in out):
-                seen.add(key)
-                out.append((mapped, view))
-    return out
+            mapped.append((Candidate(cand.entity, span.start, span.end, cand.score, cand.rule_id,
+                                     cand.label, cand.detail), view))
+    # The same value seen in several views: keep the widest sighting (a homoglyph cut the raw one
+    # short), the earliest view on ties.
+    mapped.sort(key=lambda cv: -(cv[0].end - cv[0].start))
+    out: list[tuple[Candidate, View]] = []
+    for cand, view in mapped:
+        if not any(other.entity == cand.entity and _overlaps(cand, other) for other, _ in out):
+            out.append((cand, view))
+    return sorted(out, key=lambda cv: (cv[0].start, cv[0].end))
 
 
 def _overlaps(a: Candidate, b: Candidate) -> bool:
