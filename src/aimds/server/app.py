@@ -344,7 +344,8 @@ async def audit(svc: Service, request: Request, principal: Principal | None) -> 
     if fmt not in ("json", "jsonl"):
         raise ApiError(422, "validation_error", "format must be json or jsonl", field="format")
     after = _int_param(request, "after", 0)
-    limit = _int_param(request, "limit", 100, 1, _MAX_PAGE if fmt == "json" else 1_000_000)
+    limit = _int_param(request, "limit", 100, 1, _MAX_PAGE) if fmt == "json" else \
+        _int_param(request, "limit", 10_000_000, 1, 10_000_000)
     filters = {
         "since": _float_param(request, "since"),
         "until": _float_param(request, "until"),
