@@ -38,8 +38,8 @@ _WORD = re.compile(r"[^\W_]{1,40}", re.UNICODE)
 _URLS = (
     ("image", 0.95, re.compile(r"!\[[^\]\n]{0,1000}\]\(\s{0,8}<?([^\s)>]{1,4096})")),
     ("image", 0.95, re.compile(r"<img\b[^>]{0,500}?\bsrc\s{0,3}=\s{0,3}[\"']?([^\"'\s>]{1,4096})", re.I)),
-    ("link", 0.85, re.compile(r"(?<!!)\[[^\]\n]{0,1000}\]\(\s{0,8}<?([^\s)>]{1,4096})")),
-    ("reference", 0.85, re.compile(r"(?m)^\s{0,3}\[[^\]\n]{1,200}\]:\s{0,8}<?(\S{1,4096})")),
+    ("link", 0.8, re.compile(r"(?<!!)\[[^\]\n]{0,1000}\]\(\s{0,8}<?([^\s)>]{1,4096})")),
+    ("reference", 0.8, re.compile(r"(?m)^\s{0,3}\[[^\]\n]{1,200}\]:\s{0,8}<?(\S{1,4096})")),
     ("url", 0.7, re.compile(r"(?<![(<\"'=])\bhttps?://[^\s<>\"')\]]{1,4096}")),
 )
 _ENCODED_VALUE = re.compile(r"^(?:[A-Za-z0-9+/_-]{16,}={0,2}|[0-9a-fA-F]{16,}|(?:%[0-9A-Fa-f]{2}){4,}.*)$")
@@ -378,15 +378,20 @@ class OutputStream:
                 sent = ready
             keep_from = max(base, sent - self._lookback)
             buf, base = buf[keep_from - base:], keep_from
+        self._inspect(buf, base, total, sent, final=True)
         if total > sent:
             yield buf[sent - base:]
 
-    def _inspect(self, buf: str, base: int, total: int, sent: int) -> None:
+    def _inspect(self, buf: str, base: int, total: int, sent: int, final: bool = False) -> None:
         scanner, state = self._scanner, self._state
         for f in _dedupe(scanner._scan_window(buf, base, self._prompt, state)):
             if scanner.action_for(f).stops:
                 offset = f.span.start if f.span else total
                 raise StreamBlocked(f, offset, sent)
+            if f.span is not None and ((not final and f.span.end >= total) or (base and f.span.start <= base)):
+                # Cut short by the newest chunk boundary (settled when more arrives) or by the start
+                # of the look-back window (an earlier window saw it whole).
+                continue
             key = (f.rule_id, f.span.start if f.span else -1, f.span.end if f.span else -1)
             if key not in state.seen:
                 state.seen.add(key)

@@ -294,8 +294,8 @@ def _check_eth(value: str, match: re.Match[str], text: str) -> Check | None:
 def _check_email(value: str, match: re.Match[str], text: str) -> Check | None:
     before = text[max(0, match.start() - 80):match.start()]
     scheme = before.rfind("://")
-    if scheme >= 0 and not any(ch.isspace() for ch in before[scheme:]):
-        return None  # user:password@host inside a URL: the secrets detector owns it
+    if scheme >= 0 and not any(ch.isspace() or ch in "/?#" for ch in before[scheme + 3:]):
+        return None  # user:password@host in a URL's authority: the secrets detector owns it
     local = value.split("@", 1)[0]
     if ".." in local or local.startswith("."):
         return None
