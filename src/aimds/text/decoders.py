@@ -19,8 +19,10 @@ from typing import Callable, Iterator
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX_ESCAPES = re.compile(r"(?:\\x[0-9A-Fa-f]{2}){4,}")
-_HEX_PLAIN = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9A-Fa-f]{16,}(?![0-9A-Za-z])")
-_HEX_SPACED = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{2}(?:[ :][0-9A-Fa-f]{2}){7,}(?![0-9A-Za-z])")
+# Hex of text starts with a byte 0x20-0x7f, so these patterns start with a digit 2-7: the engine
+# skips letters at C speed, which matters because a-f are everywhere in prose.
+_HEX_PLAIN = re.compile(r"[2-7](?<![0-9A-Za-wyz][2-7])[0-9A-Fa-f]{15,}(?![0-9A-Za-z])")
+_HEX_SPACED = re.compile(r"[2-7](?<![0-9A-Za-z][2-7])[0-9A-Fa-f](?:[ :][0-9A-Fa-f]{2}){7,}(?![0-9A-Za-z])")
 _HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{2}")
 _NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -88,7 +90,14 @@ def looks_like_text(decoded: str) -> bool:
 # --- base64 and hex -------------------------------------------------------------------------------
 
 
+def _has_long_token(text: str) -> bool:
+    """Any whitespace-separated token of 16+ characters: a cheap gate before the base64/hex scans."""
+    return max(map(len, text.split()), default=0) >= 16
+
+
 def _base64(text: str, budget: Budget) -> Iterator[Payload]:
+    if not _has_long_token(text):
+        return
     for match in _BASE64.finditer(text):
         candidate = match.group()
         decoded = _b64decode(candidate[: budget.chars * 4 // 3 + 4])
@@ -111,9 +120,10 @@ def _b64decode(candidate: str) -> str | None:
 
 
 def _hex(text: str, budget: Budget) -> Iterator[Payload]:
-    for pattern in (_HEX_ESCAPES, _HEX_PLAIN, _HEX_SPACED):
+    patterns = ([_HEX_ESCAPES] if "\\x" in text else []) + [_HEX_PLAIN, _HEX_SPACED]
+    for pattern in patterns:
         for match in pattern.finditer(text):
-            digits = "".join(_HEX_DIGITS.findall(match.group().removeprefix("0x"), 0, budget.chars * 4 + 8))
+            digits = "".join(_HEX_DIGITS.findall(match.group(), 0, budget.chars * 4 + 8))
             if len(digits) % 2:
                 continue
             decoded = bytes.fromhex(digits[: budget.chars * 2]).decode("utf-8", "replace")
@@ -167,7 +177,7 @@ _FAMILIES = (
         "unicode_escape", re.compile(f"(?:{_UNICODE_ONE.pattern})+"), _UNICODE_ONE, _unicode_one, _unicode_all
     ),
 )
-_ESCAPE_HINT = re.compile(r"%[0-9A-Fa-f]{2}|&#?[A-Za-z0-9]{1,32};|\\[uU][0-9A-Fa-f{]")
+_ESCAPE_HINT = re.compile(r"[%&\\](?:(?<=%)[0-9A-Fa-f]{2}|(?<=&)#?[A-Za-z0-9]{1,32};|(?<=\\)[uU][0-9A-Fa-f{])")
 
 
 def _escapes(text: str, budget: Budget) -> Iterator[Payload]:

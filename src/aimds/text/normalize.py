@@ -42,10 +42,9 @@ _COMMON_WORDS = (
     "previous instructions instruction system prompt tell now must should reveal secret password "
     "rules forget disregard print show write output respond answer execute command"
 ).split()
-_COMMON = re.compile(r"\b(?:" + "|".join(_COMMON_WORDS) + r")\b", re.IGNORECASE)
-_ROTATED_COMMON = re.compile(
-    r"\b(?:" + "|".join(w.translate(_ROT13) for w in _COMMON_WORDS) + r")\b", re.IGNORECASE
-)
+_COMMON = frozenset(_COMMON_WORDS)
+_ROTATED_COMMON = frozenset(w.translate(_ROT13) for w in _COMMON_WORDS)
+_WORD_SPLIT = str.maketrans({c: " " for c in "\t\n\r!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~0123456789"})
 _ROT13_SAMPLE = 8192
 
 
@@ -125,27 +124,31 @@ def _rot13(normalized: View) -> tuple[View, Finding] | None:
 
     Counting rotated common words in the text itself gives the decoded count without decoding; the
     rotated words ("gur", "naq", "lbh") are rare in any real language, so the test is cheap and tight.
+    Distinct words are counted, from the first 8 kB, with set operations only.
     """
     text = normalized.text
-    sample = text[:_ROT13_SAMPLE]
-    rotated_hits = len(_ROTATED_COMMON.findall(sample))
-    mentioned = rotated_hits > 0 and _ROT13_MENTION.search(text) is not None
-    if rotated_hits < 3 and not (mentioned and rotated_hits >= 1):
+    words = set(text[:_ROT13_SAMPLE].lower().translate(_WORD_SPLIT).split())
+    rotated_hits = len(words & _ROTATED_COMMON)
+    if rotated_hits == 0:
         return None
-    plain_hits = len(_COMMON.findall(sample))
-    if not mentioned and rotated_hits <= 2 * plain_hits:
+    mentioned = _ROT13_MENTION.search(text) is not None
+    if not mentioned and (rotated_hits < 3 or rotated_hits <= 2 * len(words & _COMMON)):
         return None
     view = View("decoded:rot13", text.translate(_ROT13), normalized.anchors, depth=1)
-    first = _ROTATED_COMMON.search(text)
-    assert first is not None
+    first = _first_word(text, words & _ROTATED_COMMON)
     finding = Finding(
         kind=ThreatKind.ENCODING_OBFUSCATION,
         detector=DETECTOR,
         score=_PAYLOAD_SCORE,
         reason=f"rot13-encoded text ({rotated_hits} common words once decoded)",
-        span=normalized.to_original(first.start(), len(text)),
+        span=normalized.to_original(first, len(text)),
         rule_id="normalize.decoded.rot13",
         view=view.name,
         metadata={"encoding": "rot13", "depth": 1},
     )
     return view, finding
+
+
+def _first_word(text: str, words: set[str]) -> int:
+    lowered = text.lower()  # may differ in length outside ASCII: clamp
+    return min(min((i for i in (lowered.find(w) for w in words) if i >= 0), default=0), len(text))

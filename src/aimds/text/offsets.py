@@ -2,7 +2,8 @@
 
 Anchors are the ``View.anchors`` format: sorted ``(view_pos, orig_pos)`` pairs, each starting a run in
 which both advance together. numpy keeps this linear and C-speed even for a megabyte of removed
-characters, where a Python loop per character would take seconds.
+characters, where a Python loop per character would take seconds; a few changes (the usual case)
+take a plain Python path, as numpy's fixed cost per call would dominate.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 
 Anchors = tuple[tuple[int, int], ...]
 IDENTITY: Anchors = ((0, 0),)
+SPARSE_LIMIT = 256  # up to this many changes, plain Python beats numpy's fixed cost
 
 
 def codepoints(text: str) -> np.ndarray:
@@ -47,10 +49,36 @@ def anchors_for_lengths(out_len: np.ndarray) -> Anchors:
     return _pack(np.concatenate(views), np.concatenate(origs))
 
 
-def delete(text: str, positions: np.ndarray) -> tuple[str, Anchors]:
-    """``text`` without the characters at ``positions``, and anchors from the result back to ``text``."""
+def sparse_anchors(changes: list[tuple[int, int]]) -> Anchors:
+    """`anchors_for_lengths` for few changes, without numpy's per-call overhead.
+
+    ``changes`` are sorted ``(source position, output length)`` for the characters whose output
+    length is not 1.
+    """
+    anchors: list[tuple[int, int]] = [(0, 0)]
+
+    def add(view: int, orig: int) -> None:
+        if anchors[-1][0] == view:
+            anchors.pop()
+        if not anchors or anchors[-1][1] - anchors[-1][0] != orig - view:
+            anchors.append((view, orig))
+
+    shift = 0
+    for pos, length in changes:
+        for k in range(length if length > 1 else 0):
+            add(pos + shift + k, pos)
+        shift += length - 1
+        add(pos + 1 + shift, pos + 1)
+    return tuple(anchors) if anchors else IDENTITY
+
+
+def delete(text: str, positions: list[int]) -> tuple[str, Anchors]:
+    """``text`` without the characters at sorted, distinct ``positions``, and anchors back to ``text``."""
+    if len(positions) <= SPARSE_LIMIT:
+        pieces = [text[a + 1 : b] for a, b in zip([-1, *positions], [*positions, len(text)])]
+        return "".join(pieces), sparse_anchors([(pos, 0) for pos in positions])
     keep = np.ones(len(text), dtype=bool)
-    keep[positions] = False
+    keep[np.asarray(positions, dtype=np.int64)] = False
     out = from_codepoints(codepoints(text)[keep])
     return out, anchors_for_lengths(keep.astype(np.int64))
 

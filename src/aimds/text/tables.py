@@ -4,7 +4,7 @@ Three ``str.translate`` tables share one key set, so they all fold at C speed:
 - ``fold``: what each listed code point becomes in the ``normalized`` view (see `build_tables`);
 - ``nfkc``: the same without confusable folding, for the ``unicode`` view (same lengths);
 - ``codes``: a marker per code point whose fold is not one character: ``EXPANDS`` when it becomes
-  several, else the class of the removed character. Markers are C0 control characters; every C0
+  several, else the class of the removed character; and ``LOOKALIKE`` for confusables of other scripts. Markers are C0 control characters; every C0
   control of the input is itself mapped to a marker, so a marker in the coded text is never input.
 """
 
@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 EXPANDS = "\x00"
+#: a letter of another script folded to its ASCII look-alike (kept, one character)
+LOOKALIKE = "\x10"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +65,8 @@ class FoldTables:
     fold: dict[int, str]
     nfkc: dict[int, str]
     codes: dict[int, str]
-    #: letters of other scripts folded to an ASCII look-alike (Cyrillic "о"), accented Latin excluded
-    confusables: frozenset[str]
+    #: code points of letters of other scripts folded to an ASCII look-alike (Cyrillic "о"), sorted
+    confusables: np.ndarray
     unicode_version: str
 
 
@@ -85,11 +89,15 @@ def fold_tables() -> FoldTables:
             codes[cp] = MARK.marker if _is_diacritic(cp) else _classify(cp).marker
         elif len(out) > 1:
             codes[cp] = EXPANDS
-    confusables = frozenset(
-        chr(k)
-        for k, v in fold.items()
-        if len(v) == 1 and v.isascii() and nfkc[k] != v and not unicodedata.normalize("NFD", chr(k))[0].isascii()
+    confusables = np.array(
+        sorted(
+            k
+            for k, v in fold.items()
+            if len(v) == 1 and v.isascii() and nfkc[k] != v and not unicodedata.normalize("NFD", chr(k))[0].isascii()
+        ),
+        dtype=np.int64,
     )
+    codes.update((cp, LOOKALIKE) for cp in confusables.tolist())
     return FoldTables(fold, nfkc, codes, confusables, raw["unicode_version"])
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from itertools import islice
 
 import numpy as np
 
@@ -32,7 +32,13 @@ from aimds.types import Finding, Span, ThreatKind
 DETECTOR = "normalize"
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: runs of characters the fold may change: everything but printable ASCII, tab and newlines
+_SPECIAL = re.compile(r"[^\t\n\r\x20-\x7e]+")
+_MAX_RUNS = 64  # past this many runs, translating the whole text at once is cheaper
 _IRREGULAR = re.compile("[" + re.escape(tables.IRREGULAR_CHARS) + "]")
+_INVISIBLE = re.compile("[" + re.escape("".join(c.marker for c in tables.INVISIBLE_CLASSES)) + "]")
+_VS_CODES = tables.VARIATION_SELECTOR.marker * 4
+_LOOKALIKE_IN_WORD = re.compile(tables.LOOKALIKE + "(?:(?<=[A-Za-z].)|(?=[A-Za-z]))")
 _RTL_LETTER = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
 _LETTER = r"[^\W\d_]"
 _ZW_IN_WORD = re.compile(rf"(?<={_LETTER})\x01+(?={_LETTER})")
@@ -68,19 +74,44 @@ def fold(text: str) -> UnicodeFold:
     if text.isascii() and not _ASCII_CONTROL.search(text):
         return UnicodeFold(View("normalized", text))
     t = tables.fold_tables()
-    folded = text.translate(t.fold)
-    codes = text.translate(t.codes)
-    anchors = offsets.IDENTITY
-    if _IRREGULAR.search(codes):
-        anchors = _anchors(text, codes, t.fold)
-    plain = text.translate(t.nfkc)
-    unicode_view = View("unicode", plain, anchors) if plain != folded else None
-    payloads = _hidden_payloads(text)
-    findings = [f for f in (_invisible_finding(text, codes, payloads), _homoglyph_finding(text), _zalgo(codes)) if f]
-    return UnicodeFold(View("normalized", folded, anchors), unicode_view, payloads, tuple(findings))
+    spans = [m.span() for m in islice(_SPECIAL.finditer(text), _MAX_RUNS + 1)]
+    if len(spans) > _MAX_RUNS:
+        folded, plain, codes = text.translate(t.fold), text.translate(t.nfkc), text.translate(t.codes)
+    else:
+        folded, plain, codes = _fold_runs(text, spans, t)
+    anchors = _anchors(text, codes, t.fold) if _IRREGULAR.search(codes) else offsets.IDENTITY
+    lookalikes = tables.LOOKALIKE in codes
+    unicode_view = View("unicode", plain, anchors) if lookalikes else None
+    payloads = _hidden_payloads(text) if (tables.TAG.marker in codes or _VS_CODES in codes) else ()
+    findings = [
+        _invisible_finding(text, codes, payloads) if _INVISIBLE.search(codes) else None,
+        _homoglyph_finding(codes) if lookalikes else None,
+        _zalgo(codes) if tables.MARK.marker in codes else None,
+    ]
+    normalized = View("normalized", folded, anchors)
+    return UnicodeFold(normalized, unicode_view, payloads, tuple(f for f in findings if f is not None))
+
+
+def _fold_runs(text: str, spans: list[tuple[int, int]], t: tables.FoldTables) -> tuple[str, str, str]:
+    """Translate only the runs of non-ASCII (or control) characters; the rest is copied as is."""
+    folded: list[str] = []
+    plain: list[str] = []
+    codes: list[str] = []
+    pos = 0
+    for start, end in spans:
+        gap, run = text[pos:start], text[start:end]
+        folded += (gap, run.translate(t.fold))
+        plain += (gap, run.translate(t.nfkc))
+        codes += (gap, run.translate(t.codes))
+        pos = end
+    rest = text[pos:]
+    return "".join(folded) + rest, "".join(plain) + rest, "".join(codes) + rest
 
 
 def _anchors(text: str, codes: str, table: dict[int, str]) -> offsets.Anchors:
+    irregular = [m.start() for m in islice(_IRREGULAR.finditer(codes), offsets.SPARSE_LIMIT + 1)]
+    if len(irregular) <= offsets.SPARSE_LIMIT:
+        return offsets.sparse_anchors([(i, len(table[ord(text[i])])) for i in irregular])
     points = offsets.codepoints(codes)
     removed = (points <= 8) | (points == 14) | (points == 15)
     out_len = np.where(removed, 0, 1).astype(np.int64)
@@ -182,28 +213,17 @@ def _hidden_payloads(text: str) -> tuple[HiddenPayload, ...]:
 # --- look-alikes ----------------------------------------------------------------------------------
 
 
-@cache
-def _mixed_script_pattern() -> re.Pattern[str]:
-    chars = "".join(sorted(tables.fold_tables().confusables))
-    cls = "[" + re.escape(chars) + "]"
-    return re.compile(f"(?<=[A-Za-z]){cls}|{cls}(?=[A-Za-z])")
-
-
-def _homoglyph_finding(text: str) -> Finding | None:
-    """Letters of another script that look Latin, written inside Latin words ("іgnоrе")."""
-    hits = _mixed_script_pattern().findall(text)
+def _homoglyph_finding(codes: str) -> Finding | None:
+    """Letters of another script that look Latin, written next to ASCII letters ("іgnоrе")."""
+    hits = [m.start() for m in _LOOKALIKE_IN_WORD.finditer(codes)]
     if len(hits) < 2:
         return None
-    first = _mixed_script_pattern().search(text)
-    assert first is not None
-    end = max(text.rfind(c) for c in set(hits)) + 1
-    score = 0.5 if len(hits) < 4 else 0.7
     return Finding(
         kind=ThreatKind.ENCODING_OBFUSCATION,
         detector=DETECTOR,
-        score=score,
+        score=0.5 if len(hits) < 4 else 0.7,
         reason=f"{len(hits)} look-alike letters from other scripts mixed into Latin words",
-        span=Span(first.start(), end),
+        span=Span(hits[0], hits[-1] + 1),
         rule_id="normalize.homoglyphs",
         metadata={"count": len(hits)},
     )
