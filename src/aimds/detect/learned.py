@@ -321,7 +321,7 @@ _REASONS = {
 def load_shipped() -> FastModel:
     """The artifact shipped in ``aimds/detect/models/fast``; raises ModelError if absent or corrupt."""
     try:
-        ref = resources.files("aimds.detect.models").joinpath("fast", ARTIFACT_NAME)
+        ref = resources.files("aimds.detect").joinpath("models", "fast", ARTIFACT_NAME)
         with ref.open("rb") as handle:
             return FastModel.load(handle)
     except (FileNotFoundError, ModuleNotFoundError, OSError) as exc:
