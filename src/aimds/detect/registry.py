@@ -18,6 +18,7 @@ REGISTRY: dict[str, str] = {
     "exfiltration": "aimds.detect.exfiltration:create",
     "pii": "aimds.detect.pii:create",
     "secrets": "aimds.detect.secrets:create",
+    "learned": "aimds.detect.learned:create",
 }
 
 
