@@ -214,8 +214,18 @@ class AuditWriter:
         self.log = log
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[int]] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="aimds-audit-writer", daemon=True)
-        self._thread.start()
+        self._thread = threading.Thread()
+        self.start()
+
+    def start(self) -> None:
+        """(Re)start the writer thread; a no-op while it runs."""
+        if not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="aimds-audit-writer", daemon=True)
+            self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def submit(self, entry: dict[str, Any]) -> Future[int]:
         future: Future[int] = Future()
@@ -253,5 +263,7 @@ class AuditWriter:
             future.set_result(seq)
 
     def close(self, timeout: float = 10.0) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout)
+        """Write what is queued, then stop."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout)

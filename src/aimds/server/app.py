@@ -259,10 +259,12 @@ class Service:
             return {"x-aimds-audit": "failed"}
         return {}
 
-    def close(self) -> None:
+    def start(self) -> None:
+        self.writer.start()
+
+    def stop(self) -> None:
+        """Flush the audit queue. The store stays open: the app may be started again (tests, reloads)."""
         self.writer.close()
-        self._pool.shutdown(wait=False)
-        self.store.close()
 
 
 def _stored_verdict(verdict: dict[str, Any], principal: Principal) -> dict[str, Any]:
@@ -383,7 +385,7 @@ async def readyz(svc: Service, request: Request, principal: Principal | None) ->
     svc._store_down_logged = not store_ok
     ready = store_ok or svc.fail_open
     checks = {"store": "ok" if store_ok else "unavailable", "store_failure_mode": svc.settings.store_failure,
-              "audit_writer": "ok" if svc.writer._thread.is_alive() else "stopped"}
+              "audit_writer": "ok" if svc.writer.running else "stopped"}
     ready = ready and checks["audit_writer"] == "ok"
     status = "ready" if store_ok and ready else ("degraded" if ready else "unavailable")
     return json_response({"status": status, "checks": checks}, status=200 if ready else 503)
@@ -455,8 +457,9 @@ def create_app(settings: ServerSettings | None = None, guard: Any = None, store:
         routes.append(Route("/v1/noop", svc.endpoint("noop", CHECKERS, noop), methods=["POST"], name="noop"))
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        svc.start()
         yield
-        svc.close()
+        svc.stop()
 
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed}, lifespan=lifespan)
     app.state.service = svc
