@@ -23,7 +23,7 @@ from aimds.text.chunking import chunks
 from aimds.types import Role
 
 WORDS = (
-    "the a report shows that our quarterly revenue grew by 12 percent while costs fell and the team "
+    "the report shows that our quarterly revenue grew by 12 percent while costs fell and the team "
     "shipped three features customers asked for in 2024 please summarise the key points and list "
     "any risks you see in plain language for the board meeting next week"
 ).split()

@@ -121,8 +121,9 @@ def _pack(views: np.ndarray, origs: np.ndarray) -> Anchors:
     """Sort, keep the last anchor per view position, drop ones implied by the previous run."""
     views = np.concatenate([[0], views.astype(np.int64)])
     origs = np.concatenate([[0], origs.astype(np.int64)])
-    order = np.lexsort((origs, views))
-    views, origs = views[order], origs[order]
+    if np.any(np.diff(views) < 0) or np.any(np.diff(origs) < 0):
+        order = np.lexsort((origs, views))
+        views, origs = views[order], origs[order]
     last = np.append(views[1:] != views[:-1], True)
     views, origs = views[last], origs[last]
     shift = origs - views
