@@ -105,6 +105,9 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+_MAESTRO_PREFIXES = frozenset({5018, 5020, 5038, 5893, 6304, 6390, 6759, 6761, 6762, 6763})
+
+
 def card_brand(digits: str) -> str | None:
     n = len(digits)
     two, three, four, six = int(digits[:2]), int(digits[:3]), int(digits[:4]), int(digits[:6])
@@ -116,13 +119,15 @@ def card_brand(digits: str) -> str | None:
         return "American Express"
     if (four == 6011 or two == 65 or 644 <= three <= 649 or 622126 <= six <= 622925) and 16 <= n <= 19:
         return "Discover"
-    if 3528 <= four <= 3589 and 16 <= n <= 19:
+    if two == 35 and 16 <= n <= 19:  # JCB issues 3528-3589; the rest of 35 is reserved
         return "JCB"
     if (300 <= three <= 305 or two in (36, 38, 39)) and 14 <= n <= 19:
         return "Diners Club"
     if two == 62 and 16 <= n <= 19:
         return "UnionPay"
-    if (two in (50, 56, 57, 58, 63, 67) or two == 60) and 12 <= n <= 19:
+    if (four in (2131, 1800)) and n == 15:
+        return "JCB"
+    if (four in _MAESTRO_PREFIXES or two in (56, 57, 58)) and 12 <= n <= 19:
         return "Maestro"
     return None
 
@@ -131,7 +136,7 @@ def _check_card(value: str, match: re.Match[str], text: str) -> Check | None:
     # The pattern is greedy, so a card followed by more digits is matched too long: try the
     # longest digit prefix that is a valid card, cutting only where a separator stood.
     ends = [i + 1 for i, ch in enumerate(value) if ch.isdigit()]
-    for n_digits in range(min(19, len(ends)), 12, -1):
+    for n_digits in range(min(19, len(ends)), 11, -1):
         cut = ends[n_digits - 1]
         if cut < len(value) and value[cut] not in " -":
             continue
@@ -146,6 +151,8 @@ def _card_check(value: str) -> Check | None:
     if len(set(digits)) < 2:
         return None
     brand = card_brand(digits)
+    if len(digits) == 12 and brand != "Maestro":
+        return None
     if brand is None or not luhn_valid(digits):
         return None
     groups = [len(g) for g in re.split(r"[ -]+", value)]
@@ -322,9 +329,30 @@ def _check_email_obfuscated(value: str, match: re.Match[str], text: str) -> Chec
 _DATE_SHAPE = re.compile(r"(?<!\d)(?:\d{4}[/.-]\d{1,2}[/.-]\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})(?!\d)")
 
 
+_EXTENSION = re.compile(r"\s{0,2}(?:x|ext\.?|extension)\s{0,2}(?=\d)", re.IGNORECASE)
+
+
+def _grouped_like(number: str, parsed: object) -> bool:
+    """Digit groups of a national-format candidate must split where the country's format does."""
+    def boundaries(text: str) -> set[int]:
+        out, count = set(), 0
+        for ch in text:
+            if ch.isdigit():
+                count += 1
+            elif count:
+                out.add(count)
+        return out - {count}
+
+    national = _EXTENSION.split(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL), 1)[0]
+    lead = sum(ch.isdigit() for ch in number) - sum(ch.isdigit() for ch in national)  # e.g. a leading 1
+    allowed = {b + lead for b in boundaries(national)} | {lead}
+    return boundaries(number) <= allowed
+
+
 def _check_phone_factory(default_region: str) -> Validator:
     def check(value: str, match: re.Match[str], text: str) -> Check | None:
-        digits = sum(ch.isdigit() for ch in value)
+        number = _EXTENSION.split(value, 1)[0]
+        digits = sum(ch.isdigit() for ch in number)
         if not 7 <= digits <= 15:
             return None
         international = value.startswith("+")
@@ -338,6 +366,8 @@ def _check_phone_factory(default_region: str) -> Validator:
             return None
         if not phonenumbers.is_valid_number(parsed):
             return None
+        if not international and not _grouped_like(number, parsed):
+            return None  # "2543-18-3494" has a valid number's digits but not its shape: a build id
         region = phonenumbers.region_code_for_number(parsed) or "?"
         return Check(0.92 if international else 0.85, f"valid for {region}")
 

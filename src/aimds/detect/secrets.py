@@ -42,12 +42,21 @@ def _is_placeholder(value: str) -> bool:
     return bool(_PLACEHOLDER.search(value)) or len(set(value)) < 2
 
 
+_CODE_REFERENCE = re.compile(r"^[A-Za-z_]\w{0,40}(?:\.[A-Za-z_]\w{0,40}){1,6}$")
+
+
+def _is_code(value: str, match: re.Match[str], text: str) -> bool:
+    """``os.environ["X"]``, ``settings.API_KEY``, ``get_token()``: a reference, not a value."""
+    following = text[match.end():match.end() + 1]
+    return bool(_CODE_REFERENCE.match(value)) or following in ("(", "[") or value[-1:] in ("(", "[")
+
+
 def _check_password(value: str, match: re.Match[str], text: str) -> Check | None:
     return None if _is_placeholder(value) else Check(0.99)
 
 
 def _check_password_assignment(value: str, match: re.Match[str], text: str) -> Check | None:
-    if _is_placeholder(value) or value.lower() in ("required", "optional", "string", "str"):
+    if _is_placeholder(value) or _is_code(value, match, text) or value.lower() in ("required", "optional", "string", "str"):
         return None
     if value.endswith(")") or value.isalpha() and value.islower() and len(value) < 8:
         return None  # a function call or an ordinary word in prose
@@ -55,7 +64,7 @@ def _check_password_assignment(value: str, match: re.Match[str], text: str) -> C
 
 
 def _check_entropy(value: str, match: re.Match[str], text: str) -> Check | None:
-    if _is_placeholder(value) or shannon_entropy(value) < MIN_ENTROPY_BITS:
+    if _is_placeholder(value) or _is_code(value, match, text) or shannon_entropy(value) < MIN_ENTROPY_BITS:
         return None
     classes = sum(bool(re.search(p, value)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
     if classes < 2 or value.isdigit():

@@ -1,0 +1,254 @@
+"""Labelled PII/secret texts for bench_pii.py, generated from a seed (nothing is stored in the repo).
+
+Positives come from Faker (emails, phones, cards, IBANs, SSNs, IPs, addresses) and from small
+format generators written here (NINOs, wallets, dates of birth, provider tokens), each embedded in
+a template sentence with its exact span. Phones are kept only when valid in their numbering plan:
+Faker's en_US numbers use random area codes and en_GB's are Ofcom's fictional ranges, which are not
+phone numbers anyone has. Hard negatives are hand-written shapes that look like PII but are not:
+Luhn-failing card-like numbers, order ids, UUIDs, versions, timestamps, hashes, code snippets.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import phonenumbers
+from faker import Faker
+
+Label = tuple[int, int, str]
+
+
+@dataclass
+class Sample:
+    text: str
+    labels: list[Label] = field(default_factory=list)
+
+
+class Builder:
+    """Concatenates pieces, recording the span of each labelled value."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.labels: list[Label] = []
+        self.length = 0
+
+    def add(self, text: str, entity: str | None = None) -> None:
+        if entity:
+            self.labels.append((self.length, self.length + len(text), entity))
+        self.parts.append(text)
+        self.length += len(text)
+
+    def sample(self) -> Sample:
+        return Sample("".join(self.parts), self.labels)
+
+
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def base58check(payload: bytes) -> str:
+    raw = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    n = int.from_bytes(raw, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 58)
+        out = B58[r] + out
+    return "1" * (len(raw) - len(raw.lstrip(b"\0"))) + out
+
+
+def _polymod(values: list[int]) -> int:
+    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ v
+        for i in range(5):
+            chk ^= gen[i] if (top >> i) & 1 else 0
+    return chk
+
+
+def bech32_address(rng: random.Random) -> str:
+    data = [0] + [rng.randrange(32) for _ in range(32)]  # witness v0, 20-byte program
+    hrp = "bc"
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    pm = _polymod(expanded + data + [0] * 6) ^ 1
+    checksum = [(pm >> 5 * (5 - i)) & 31 for i in range(6)]
+    return hrp + "1" + "".join(BECH32[d] for d in data + checksum)
+
+
+def nino(rng: random.Random) -> str:
+    first, second = "ABCEGHJKLMNOPRSTWXYZ", "ABCEGHJKLMNPRSTWXYZ"
+    while True:
+        prefix = rng.choice(first) + rng.choice(second)
+        if prefix not in {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}:
+            break
+    digits = "".join(rng.choice(string.digits) for _ in range(6))
+    suffix = rng.choice("ABCD")
+    if rng.random() < 0.5:
+        return f"{prefix} {digits[:2]} {digits[2:4]} {digits[4:]} {suffix}"
+    return f"{prefix}{digits}{suffix}"
+
+
+def group(value: str, size: int, sep: str) -> str:
+    return sep.join(value[i:i + size] for i in range(0, len(value), size))
+
+
+def rand(rng: random.Random, alphabet: str, n: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+ALNUM = string.ascii_letters + string.digits
+URLSAFE = ALNUM + "-_"
+
+
+def secret_value(rng: random.Random) -> str:
+    kind = rng.randrange(12)
+    if kind == 0:
+        return "AKIA" + rand(rng, string.ascii_uppercase + "234567", 16)
+    if kind == 1:
+        return "ghp_" + rand(rng, ALNUM, 36)
+    if kind == 2:
+        return "xoxb-" + rand(rng, string.digits, 11) + "-" + rand(rng, string.digits, 13) + "-" + rand(rng, ALNUM, 24)
+    if kind == 3:
+        return "sk_live_" + rand(rng, ALNUM, 24)
+    if kind == 4:
+        return "sk-proj-" + rand(rng, URLSAFE, 48)
+    if kind == 5:
+        return "sk-ant-api03-" + rand(rng, URLSAFE, 93)
+    if kind == 6:
+        return "SG." + rand(rng, URLSAFE, 22) + "." + rand(rng, URLSAFE, 43)
+    if kind == 7:
+        return "glpat-" + rand(rng, URLSAFE, 20)
+    if kind == 8:
+        return "AIza" + rand(rng, URLSAFE, 35)
+    if kind == 9:
+        enc = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")  # noqa: E731
+        return f"{enc({'alg': 'HS256', 'typ': 'JWT'})}.{enc({'sub': rand(rng, string.digits, 8)})}.{rand(rng, URLSAFE, 43)}"
+    if kind == 10:
+        body = "\n".join(rand(rng, ALNUM + "+/", 64) for _ in range(4))
+        return f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
+    return "npm_" + rand(rng, ALNUM, 36)
+
+
+HARD_NEGATIVES: list[Callable[[random.Random], str]] = [
+    lambda r: "Card-like but Luhn-failing: " + _bad_luhn(r),
+    lambda r: f"Order ORD-{r.randrange(2020, 2026)}-{r.randrange(10**6):06d} has shipped.",
+    lambda r: f"Order number {r.randrange(10**7, 10**8)} and invoice {r.randrange(10**9, 10**10)}.",
+    lambda r: f"Request id {_uuid(r)} failed.",
+    lambda r: f"Upgrade to v{r.randrange(10)}.{r.randrange(30)}.{r.randrange(100)} or version {r.randrange(1, 12)}.{r.randrange(10)}.{r.randrange(10)}.{r.randrange(10)}.",
+    lambda r: f"Logged at 2024-{r.randrange(1, 13):02d}-{r.randrange(1, 29):02d}T{r.randrange(24):02d}:{r.randrange(60):02d}:{r.randrange(60):02d}Z (epoch {r.randrange(1_600_000_000_000, 1_800_000_000_000)}).",
+    lambda r: f"commit {rand(r, '0123456789abcdef', 40)} fixes it; sha256 {rand(r, '0123456789abcdef', 64)}",
+    lambda r: 'db_password = os.environ["DB_PASSWORD"]\napi_key = settings.API_KEY\nsecret = None',
+    lambda r: f"x = 0x{rand(r, '0123456789abcdef', 8)}; mask = 0xFF; buf[{r.randrange(100)}:{r.randrange(100, 200)}]",
+    lambda r: f"The meeting is on {r.randrange(1, 13)}/{r.randrange(1, 29)}/2024 at {r.randrange(1, 12)}:30.",
+    lambda r: f"Total: ${r.randrange(1, 99)},{r.randrange(100, 999)}.{r.randrange(10, 99)} for {r.randrange(2, 40)} items.",
+    lambda r: f"Tracking 1Z{rand(r, string.ascii_uppercase + string.digits, 16)} via UPS.",
+    lambda r: f"IBAN-like GB{r.randrange(10, 99)} WEST {r.randrange(1000, 9999)} {r.randrange(1000, 9999)} 0000 00 (wrong checksum).",
+    lambda r: f"Section {r.randrange(1, 9)}.{r.randrange(1, 9)}.{r.randrange(1, 9)} covers {r.randrange(100, 999)} cases.",
+    lambda r: "token = generate_token(length=32)  # password: see vault",
+    lambda r: f"Build {r.randrange(1000, 9999)}-{r.randrange(10, 99)}-{r.randrange(1000, 9999)} passed.",
+]
+
+
+def _bad_luhn(r: random.Random) -> str:
+    digits = [int(c) for c in "4" + rand(r, string.digits, 15)]
+    total = sum((d * 2 - 9 if d * 2 > 9 else d * 2) if i % 2 else d for i, d in enumerate(reversed(digits)))
+    if total % 10 == 0:
+        digits[-1] = (digits[-1] + 1) % 10
+    return group("".join(map(str, digits)), 4, r.choice([" ", "-", ""]) or "")
+
+
+def _uuid(r: random.Random) -> str:
+    h = rand(r, "0123456789abcdef", 32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def generate(n: int, seed: int = 7) -> list[Sample]:
+    rng = random.Random(seed)
+    fakers = {loc: Faker(loc) for loc in ("en_US", "en_GB", "de_DE", "fr_FR")}
+    for i, f in enumerate(fakers.values()):
+        f.seed_instance(seed + i)
+    us = fakers["en_US"]
+
+    def phone() -> str:
+        while True:
+            loc = rng.choice(list(fakers))
+            number = fakers[loc].phone_number()
+            region = None if number.startswith("+") else "US"
+            if loc != "en_US" and not number.startswith("+"):
+                continue  # national formats of other countries need their region to be known
+            try:
+                if phonenumbers.is_valid_number(phonenumbers.parse(number, region)):
+                    return number
+            except phonenumbers.NumberParseException:
+                continue
+
+    def card() -> str:
+        number = us.credit_card_number()
+        sep = rng.choice(["", " ", "-"])
+        return group(number, 4, sep) if sep and len(number) == 16 else number
+
+    def iban() -> str:
+        value = rng.choice(list(fakers.values())).iban()
+        return group(value, 4, " ") if rng.random() < 0.5 else value
+
+    def dob() -> tuple[str, str]:
+        d = us.date_of_birth(minimum_age=18, maximum_age=90)
+        form = rng.randrange(4)
+        value = [d.strftime("%m/%d/%Y"), d.isoformat(), d.strftime("%-d %B %Y"), d.strftime("%B %-d, %Y")][form]
+        lead = rng.choice(["I was born on ", "DOB: ", "Date of birth: ", "born "])
+        return lead, value
+
+    generators: dict[str, Callable[[], tuple[str, str, str]]] = {
+        "EMAIL": lambda: ("Please write to ", rng.choice([us.email, us.free_email, us.company_email])(), " soon."),
+        "PHONE": lambda: ("You can call me at ", phone(), " after five."),
+        "CREDIT_CARD": lambda: ("My card number is ", card(), ", expiry next year."),
+        "IBAN": lambda: ("Transfer it to ", iban(), " please."),
+        "US_SSN": lambda: ("SSN: ", us.ssn(), "."),
+        "UK_NINO": lambda: ("My NI number is ", nino(rng), "."),
+        "IP_ADDRESS": lambda: ("The request came from ", rng.choice([us.ipv4, us.ipv6])(), " yesterday."),
+        "CRYPTO_WALLET": lambda: ("Send BTC to ", rng.choice([
+            lambda: base58check(b"\0" + rng.randbytes(20)),
+            lambda: bech32_address(rng),
+            lambda: "0x" + rand(rng, "0123456789abcdefABCDEF", 40),
+        ])(), " thanks."),
+        "DATE_OF_BIRTH": lambda: (*dob(), " and I live in town."),
+        "STREET_ADDRESS": lambda: ("Ship it to ", us.street_address(), ", " + us.city() + "."),
+        "SECRET": lambda: ("Here is the credential: ", secret_value(rng), " keep it safe."),
+    }
+    entities = list(generators)
+    samples: list[Sample] = []
+    for i in range(n):
+        b = Builder()
+        b.add(us.sentence() + " ")
+        if i % 4 == 3:
+            b.add(rng.choice(HARD_NEGATIVES)(rng) + " ")
+        else:
+            for _ in range(rng.randrange(1, 3)):
+                entity = entities[rng.randrange(len(entities))]
+                before, value, after = generators[entity]()
+                b.add(before)
+                b.add(value, entity)
+                b.add(after + " ")
+        b.add(us.sentence())
+        samples.append(b.sample())
+    return samples
+
+
+def ordinary_text(chars: int, seed: int = 11) -> str:
+    """Plain prose with the numbers ordinary text has (years, counts, times), for throughput."""
+    f = Faker("en_US")
+    f.seed_instance(seed)
+    rng = random.Random(seed)
+    parts, size = [], 0
+    while size < chars:
+        p = f.paragraph(nb_sentences=6) + f" In {rng.randrange(1990, 2030)}, {rng.randrange(2, 500)} people met at {rng.randrange(1, 12)}:{rng.randrange(10, 60)}.\n"
+        parts.append(p)
+        size += len(p)
+    return "".join(parts)[:chars]
