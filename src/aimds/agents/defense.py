@@ -1,0 +1,452 @@
+"""AgentDefense: the runtime defence for agents. Record events, get a decision per event, guard tools.
+
+Flow per event: verify the agent's signature (when keys are configured) → enrich the event
+(untrusted content scanned with the guard and remembered for taint; tool-call arguments scanned for
+injection, traversal, SSRF and secrets, and checked for copied untrusted text) → advance the temporal
+policy monitor → update the agent's behaviour profile → decide (strictest of policy responses,
+argument findings and content verdicts) → run the responses (review queue, quarantine, session
+reset) through the mitigation scheduler. The server exposes the same methods over HTTP.
+
+Thread-safe: one lock around the stateful part; text scanning runs outside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import contextvars
+import functools
+import inspect
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aimds.agents.argscan import ArgumentScanner
+from aimds.agents.behaviour import AgentHealth, BehaviourMonitor
+from aimds.agents.events import Event, EventKind, parse_event
+from aimds.agents.identity import KeyRing
+from aimds.agents.monitor import Monitor, Violation
+from aimds.agents.policy import Policy, PolicyAction, PolicySet, default_policies, load_policies
+from aimds.agents.review import ReviewQueue
+from aimds.agents.scheduler import MitigationScheduler
+from aimds.agents.spotlight import SpotlightMode, spotlight
+from aimds.agents.taint import TaintTracker
+from aimds.errors import AimdsError, Blocked
+from aimds.store.base import Store
+from aimds.types import Action, Finding, Role, ThreatKind, Verdict, strictest
+
+ScanFn = Callable[[str, str], Verdict]
+F = TypeVar("F", bound=Callable[..., Any])
+
+_POLICY_TO_ACTION = {
+    PolicyAction.LOG.value: Action.ALLOW,
+    PolicyAction.SANITIZE.value: Action.SANITIZE,
+    PolicyAction.REVIEW.value: Action.REVIEW,
+    PolicyAction.BLOCK.value: Action.BLOCK,
+    PolicyAction.QUARANTINE.value: Action.BLOCK,
+    PolicyAction.RESET.value: Action.BLOCK,
+}
+_QUARANTINE_KEY = "aimds:agents:quarantine:"
+MAX_SESSIONS = 100_000
+ARG_BLOCK_SCORE = 0.8
+ARG_REVIEW_SCORE = 0.5
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one event, and why."""
+
+    action: Action
+    event: Event
+    violations: tuple[Violation, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    reasons: tuple[str, ...] = ()
+    review_id: str | None = None
+    agent_status: str = AgentHealth.HEALTHY.value
+    anomaly: float = 0.0
+    latency_ms: float = 0.0
+    content_verdict: Verdict | None = field(default=None, repr=False)
+
+    @property
+    def allowed(self) -> bool:
+        return not self.action.stops
+
+    def to_verdict(self) -> Verdict:
+        policy_findings = tuple(
+            Finding(ThreatKind.POLICY_VIOLATION, "policy", 1.0, f"policy {v.policy} violated", rule_id=v.policy,
+                    metadata={"events": list(v.events)})
+            for v in self.violations
+        )
+        findings = policy_findings + self.findings
+        return Verdict(
+            action=self.action,
+            risk=max((f.score for f in findings), default=self.event.risk),
+            findings=findings,
+            role=Role.TOOL_OUTPUT if self.event.kind == EventKind.TOOL_RESULT.value else Role.ASSISTANT,
+            latency_ms=self.latency_ms,
+            session_id=self.event.session_id,
+            agent_id=self.event.agent_id,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value,
+            "seq": self.event.seq,
+            "agent_id": self.event.agent_id,
+            "session_id": self.event.session_id,
+            "labels": sorted(self.event.labels),
+            "violations": [v.to_dict() for v in self.violations],
+            "findings": [f.to_dict() for f in self.findings],
+            "reasons": list(self.reasons),
+            "review_id": self.review_id,
+            "agent_status": self.agent_status,
+            "anomaly": round(self.anomaly, 4),
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+
+class _SessionContext:
+    __slots__ = ("taint", "last_seq")
+
+    def __init__(self) -> None:
+        self.taint = TaintTracker()
+        self.last_seq = 0
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if depth > 6:
+        return repr(value)[:1000]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, depth + 1) for k, v in list(value.items())[:1000]}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v, depth + 1) for v in list(value)[:1000]]
+    return repr(value)[:1000]
+
+
+def _result_text(result: Any) -> str:
+    if isinstance(result, str):
+        return result
+    if isinstance(result, bytes):
+        return result.decode("utf-8", "replace")
+    try:
+        return json.dumps(_jsonable(result), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(result)
+
+
+class AgentDefense:
+    def __init__(
+        self,
+        guard: Any | None = None,
+        *,
+        scan: ScanFn | None = None,
+        policies: PolicySet | Sequence[Policy] | Sequence[str | Path] | None = None,
+        lists: Mapping[str, Sequence[str]] | None = None,
+        store: Store | None = None,
+        keys: KeyRing | None = None,
+        require_signatures: bool = False,
+        review_timeout_s: float = 300.0,
+        trusted_tools: Iterable[str] = (),
+        spotlight_mode: SpotlightMode | str = SpotlightMode.DATAMARK,
+        block_injected_results: bool = False,
+        scan_user_messages: bool = True,
+        fail_closed: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if scan is None:
+            if guard is None:
+                from aimds.guard import Guard
+
+                guard = Guard()
+            scan = lambda text, role: guard.check(text, role=role)  # noqa: E731
+        self._scan = scan
+        self.lists = dict(lists or {})
+        self.policies = self._load_policies(policies)
+        self.monitor = Monitor(self.policies.runtime, max_sessions=MAX_SESSIONS)
+        if store is None:
+            from aimds.store.memory import MemoryStore
+
+            store = MemoryStore()
+        self.store = store
+        self.keys = keys
+        self.require_signatures = require_signatures
+        self.argscan = ArgumentScanner(self.lists.get("allowed_domains", ()))
+        self.behaviour = BehaviourMonitor()
+        self.reviews = ReviewQueue(store, timeout_s=review_timeout_s, clock=clock)
+        self.scheduler = MitigationScheduler()
+        self.trusted_tools = frozenset(trusted_tools)
+        self.spotlight_mode = SpotlightMode(spotlight_mode)
+        self.block_injected_results = block_injected_results
+        self.scan_user_messages = scan_user_messages
+        self.fail_closed = fail_closed
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._sessions: OrderedDict[tuple[str, str], _SessionContext] = OrderedDict()
+        self._current: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
+            f"aimds_agent_session_{id(self)}", default=("default", "default")
+        )
+
+    def _load_policies(self, policies: Any) -> PolicySet:
+        if policies is None:
+            return default_policies(self.lists)
+        if isinstance(policies, PolicySet):
+            return policies
+        items = list(policies)
+        if all(isinstance(p, Policy) for p in items):
+            return PolicySet(items)
+        return load_policies(items, self.lists)
+
+    # -- sessions ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def session(self, agent_id: str, session_id: str) -> Iterator[None]:
+        """Guarded tools called inside this block are attributed to this agent and session."""
+        token = self._current.set((agent_id, session_id))
+        try:
+            yield
+        finally:
+            self._current.reset(token)
+
+    def _context(self, agent_id: str, session_id: str) -> _SessionContext:
+        key = (agent_id, session_id)
+        context = self._sessions.get(key)
+        if context is None:
+            context = self._sessions[key] = _SessionContext()
+            if len(self._sessions) > MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+        return context
+
+    def reset_session(self, agent_id: str, session_id: str) -> None:
+        """Recovery: drop the session's temporal state, taint and accumulated risk."""
+        with self._lock:
+            self.monitor.reset(agent_id, session_id)
+            self.behaviour.reset_session(agent_id, session_id)
+            context = self._sessions.get((agent_id, session_id))
+            if context is not None:
+                context.taint = TaintTracker()
+
+    # -- agents ------------------------------------------------------------------------------------
+    def quarantine(self, agent_id: str, reason: str = "quarantined by policy") -> None:
+        self.store.set(_QUARANTINE_KEY + agent_id, json.dumps({"reason": reason[:500], "at": self._clock()}).encode())
+        with self._lock:
+            self.behaviour.profile(agent_id).quarantined = True
+
+    def release(self, agent_id: str) -> None:
+        self.store.delete(_QUARANTINE_KEY + agent_id)
+        with self._lock:
+            self.behaviour.release(agent_id)
+
+    def is_quarantined(self, agent_id: str) -> bool:
+        return self.store.get(_QUARANTINE_KEY + agent_id) is not None
+
+    def agent_status(self, agent_id: str) -> dict[str, Any]:
+        with self._lock:
+            profile = self.behaviour.profile(agent_id)
+            profile.quarantined = self.is_quarantined(agent_id)
+            return profile.to_dict(self.behaviour.health(agent_id))
+
+    def compromised_agents(self) -> list[str]:
+        with self._lock:
+            return [a for a in self.behaviour.known_agents()
+                    if self.behaviour.health(a) is AgentHealth.COMPROMISED or self.is_quarantined(a)]
+
+    # -- events ------------------------------------------------------------------------------------
+    def record(self, event: Event | Mapping[str, Any] | str) -> Decision:
+        """Record one event and decide what to do with it. Bad input raises an `AimdsError`."""
+        started = time.perf_counter()
+        event = event if isinstance(event, Event) else parse_event(dict(event) if isinstance(event, Mapping) else event)
+        if self.keys is not None and (self.require_signatures or event.signature):
+            self.keys.verify_event(event)
+        elif self.require_signatures:
+            from aimds.agents.identity import SignatureError
+
+            raise SignatureError("signatures are required but no key ring is configured")
+        verdict, scan_failed = self._scan_content(event)
+        with self._lock:
+            decision = self._decide(event, verdict, scan_failed)
+        self.scheduler.run_pending()
+        return dataclasses.replace(decision, latency_ms=(time.perf_counter() - started) * 1000)
+
+    def _scan_content(self, event: Event) -> tuple[Verdict | None, bool]:
+        if not event.content:
+            return None, False
+        if event.kind == EventKind.TOOL_RESULT.value and event.tool not in self.trusted_tools:
+            role = "tool_output"
+        elif event.kind == EventKind.USER_MESSAGE.value and self.scan_user_messages:
+            role = "user"
+        else:
+            return None, False
+        try:
+            return self._scan(event.content, role), False
+        except AimdsError:
+            raise
+        except Exception:  # a broken detector must not wave content through
+            return None, True
+
+    def _decide(self, event: Event, verdict: Verdict | None, scan_failed: bool) -> Decision:
+        agent, session_id = event.agent_id, event.session_id
+        context = self._context(agent, session_id)
+        if event.seq == 0:
+            event.seq = context.last_seq + 1
+        context.last_seq = max(context.last_seq, event.seq)
+        labels = set(event.labels)
+        actions: list[Action] = []
+        reasons: list[str] = []
+        findings: list[Finding] = []
+        is_call = event.kind == EventKind.TOOL_CALL.value
+        untrusted = event.kind == EventKind.TOOL_RESULT.value and event.tool not in self.trusted_tools
+
+        if untrusted:
+            labels.add("untrusted")
+            context.taint.add_untrusted(event.content)
+        if verdict is not None:
+            scores = dict(event.scores)
+            for finding in verdict.findings:
+                scores[finding.kind.value] = max(scores.get(finding.kind.value, 0.0), finding.score)
+            event.scores, event.risk = scores, max(event.risk, verdict.risk)
+            if verdict.action.stops:
+                labels.add("injection" if untrusted else "risky")
+                reasons.extend(verdict.reasons[:3])
+            if untrusted:
+                actions.append(Action.BLOCK if verdict.action is Action.BLOCK and self.block_injected_results
+                               else Action.SANITIZE if verdict.action.stops else verdict.action)
+            else:
+                actions.append(verdict.action)
+        if scan_failed:
+            reasons.append("content scan failed")
+            actions.append(Action.BLOCK if self.fail_closed else Action.ALLOW)
+        if event.content and event.kind in (EventKind.USER_MESSAGE.value, EventKind.TOOL_RESULT.value):
+            if self.behaviour.observe_content(agent, session_id, event.risk, untrusted).escalating:
+                reasons.append("risk is escalating over the conversation")
+        if self.behaviour.session(agent, session_id).escalating:
+            labels.add("escalating")
+
+        anomaly = 0.0
+        if is_call:
+            findings = self.argscan.scan(event.arguments)
+            for finding in findings:
+                labels.add(finding.rule_id or finding.kind.value)
+                if finding.score >= ARG_REVIEW_SCORE:
+                    actions.append(Action.BLOCK if finding.score >= ARG_BLOCK_SCORE else Action.REVIEW)
+                    reasons.append(finding.reason)
+            copied = context.taint.tainted_arguments(event.arguments)
+            if copied:
+                labels.add("tainted")
+            shape = hash((event.tool, tuple(sorted(event.arguments)),
+                          tuple(sorted(set(self._domains(event.arguments))))))
+            anomaly = self.behaviour.observe_tool_call(agent, event.tool or "", shape, event.time)
+            if self.is_quarantined(agent):
+                actions.append(Action.BLOCK)
+                reasons.append(f"agent {agent} is quarantined")
+
+        event.labels = frozenset(labels)
+        violations = self.monitor.step(event)
+        for violation in violations:
+            actions.append(_POLICY_TO_ACTION[violation.action])
+            reasons.append(f"policy {violation.policy} violated (events {list(violation.events)})")
+            if violation.action == PolicyAction.QUARANTINE.value:
+                self.scheduler.submit(f"quarantine {agent}", functools.partial(self.quarantine, agent,
+                                      f"policy {violation.policy}"), priority=0)
+            elif violation.action == PolicyAction.RESET.value:
+                self.scheduler.submit(f"reset {agent}/{session_id}",
+                                      functools.partial(self.reset_session, agent, session_id), priority=1)
+        self.behaviour.observe_outcome(agent, [v.action for v in violations], [v.policy for v in violations])
+
+        action = strictest(actions)
+        review_id = None
+        if action is Action.REVIEW:
+            item = self.reviews.submit(agent, session_id, event.tool, event.arguments, reasons)
+            review_id = item.id
+        return Decision(
+            action=action, event=event, violations=violations, findings=tuple(findings), reasons=tuple(reasons),
+            review_id=review_id, agent_status=self.behaviour.health(agent).value, anomaly=anomaly,
+            content_verdict=verdict,
+        )
+
+    def _domains(self, arguments: dict[str, Any]) -> list[str]:
+        from aimds.agents.ltl.atoms import Accessor
+
+        return Accessor("arg_domain", tuple(arguments)).values(Event(kind="tool_call", tool="x", arguments=arguments))
+
+    # -- tool interception ---------------------------------------------------------------------------
+    def tool(self, name: str | None = None, *, spotlight_mode: SpotlightMode | str | None = None) -> Callable[[F], F]:
+        """Decorator: ``@defense.tool("send_email")`` guards a sync or async tool."""
+
+        def decorate(func: F) -> F:
+            return self.wrap(func, name, spotlight_mode=spotlight_mode)
+
+        return decorate
+
+    def wrap(self, func: F, name: str | None = None, *, spotlight_mode: SpotlightMode | str | None = None) -> F:
+        """Guard ``func``: arguments checked before (a stopped call raises `Blocked` and never runs),
+        the result scanned as untrusted after, and returned spotlighted when it is text."""
+        tool_name = name or getattr(func, "__name__", "tool")
+        mode = SpotlightMode(spotlight_mode) if spotlight_mode is not None else self.spotlight_mode
+        signature = inspect.signature(func)
+
+        def before(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Decision:
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                from aimds.errors import InvalidInput
+
+                raise InvalidInput(f"bad arguments for tool {tool_name}: {exc}") from None
+            arguments: dict[str, Any] = {}
+            for key, value in bound.arguments.items():
+                kind = signature.parameters[key].kind
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    arguments.update({str(k): _jsonable(v) for k, v in value.items()})
+                else:
+                    arguments[key] = _jsonable(value)
+            agent, session_id = self._current.get()
+            return self.record(Event(kind="tool_call", tool=tool_name, arguments=arguments, agent_id=agent,
+                                     session_id=session_id, time=self._clock()))
+
+        def after(result: Any, call: Decision) -> Any:
+            text = _result_text(result)[: 1_048_576]
+            decision = self.record(Event(kind="tool_result", tool=tool_name, content=text, call_id=str(call.event.seq),
+                                         agent_id=call.event.agent_id, session_id=call.event.session_id,
+                                         time=self._clock()))
+            if decision.action is Action.BLOCK:
+                raise Blocked(decision.to_verdict(), f"result of {tool_name} blocked: " + "; ".join(decision.reasons[:3]))
+            if isinstance(result, str) and tool_name not in self.trusted_tools:
+                return spotlight(result, mode, source=tool_name)
+            return result
+
+        def refuse(decision: Decision) -> Blocked:
+            error = Blocked(decision.to_verdict(), f"{tool_name} {decision.action.value}: "
+                            + "; ".join(decision.reasons[:3]))
+            error.decision = decision  # type: ignore[attr-defined]
+            return error
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def guarded_async(*args: Any, **kwargs: Any) -> Any:
+                decision = before(args, kwargs)
+                if decision.action is Action.REVIEW and decision.review_id:
+                    if not await self.reviews.wait_async(decision.review_id):
+                        raise refuse(decision)
+                elif decision.action.stops:
+                    raise refuse(decision)
+                return after(await func(*args, **kwargs), decision)
+
+            return guarded_async  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            decision = before(args, kwargs)
+            if decision.action is Action.REVIEW and decision.review_id:
+                if not self.reviews.wait(decision.review_id):
+                    raise refuse(decision)
+            elif decision.action.stops:
+                raise refuse(decision)
+            return after(func(*args, **kwargs), decision)
+
+        return guarded  # type: ignore[return-value]
