@@ -17,7 +17,7 @@ class PolicySyntaxError(PolicyError):
     code = "policy_syntax"
 
     def __init__(self, message: str, line: int, column: int, source: str | None = None) -> None:
-        where = f"{source}:" if source else ""
+        where = f"{source}: " if source else ""
         super().__init__(f"{where}line {line}, column {column}: {message}")
         self.line = line
         self.column = column
