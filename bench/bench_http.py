@@ -1,0 +1,164 @@
+"""HTTP load benchmark: wrk (a second process, on loopback) against a real `aimds serve`.
+
+For 1 and 2 workers it measures POST /v1/check with a ~1 kB prompt and, on the same server stack,
+POST /v1/noop (same auth, rate limits and body read, no check and no audit), so the cost of AIMDS
+itself shows as a ratio. Then the batch endpoint in texts/s, and the resident memory of each worker.
+
+    python bench/bench_http.py [--duration 10] [--connections 32] [--workers 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPT = ("Please summarise the attached quarterly report for the leadership team. Focus on revenue by region, "
+          "the main cost drivers, hiring plans and any risks the finance team flagged for the next quarter. ") * 5
+PROMPT = PROMPT[:1024]
+
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {key}"
+local prefix = "{prefix}"
+local batch = {batch}
+local bodies = {{}}
+for i = 1, 512 do
+  if batch == 0 then
+    bodies[i] = '{{"text": "' .. prefix .. ' #' .. i .. '"}}'
+  else
+    local parts = {{}}
+    for j = 1, batch do parts[j] = '"' .. prefix .. ' ' .. j .. ' #' .. i .. '"' end
+    bodies[i] = '{{"texts": [' .. table.concat(parts, ",") .. ']}}'
+  end
+end
+local n = 0
+request = function()
+  n = n % 512 + 1
+  return wrk.format(nil, nil, nil, bodies[n])
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run([sys.executable, "-c", "from aimds.cli import main; main()", *args], env=env,
+                         capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", "from aimds.cli import main; main()", "serve", "--port", str(port),
+                             "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise SystemExit("server did not become ready")
+
+
+def wrk(url: str, path: str, script: Path, seconds: int, connections: int, threads: int) -> dict[str, float]:
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+                          url + path], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {m.group(1): _ms(m.group(2), m.group(3)) for m in re.finditer(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", out)}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_ms": lat.get("50", float("nan")), "p99_ms": lat.get("99", float("nan")),
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def worker_rss_mb(proc: subprocess.Popen) -> list[float]:
+    """RSS of the serving processes: the workers when uvicorn forks them, else the single process."""
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    pids = [int(p) for p in children] or [proc.pid]
+    sizes = []
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if match and "multiprocessing.resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text():
+            sizes.append(int(match.group(1)) / 1024)
+    return sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--store", default="sqlite://", help="store URL (default: SQLite in a temp data dir)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+
+    data = Path(tempfile.mkdtemp(prefix="aimds-bench-"))
+    env = os.environ | {"AIMDS_DATA_DIR": str(data), "AIMDS_STORE_URL": args.store, "AIMDS_BENCH_NOOP": "true",
+                        "AIMDS_ACCESS_LOG": "false", "AIMDS_LOG_LEVEL": "warning",
+                        "AIMDS_RATE_PER_KEY_PER_MIN": "1e9", "AIMDS_BURST_PER_KEY": "1e9",
+                        "AIMDS_RATE_PER_CLIENT_PER_MIN": "1e9", "AIMDS_BURST_PER_CLIENT": "1e9",
+                        "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    key = cli(env, "keys", "create", "--role", "checker").split()[-1]
+    # Distinct prompts (a counter suffix) so the guard's decision cache does not answer them.
+    single = data / "single.lua"
+    single.write_text(LUA.format(key=key, prefix=PROMPT, batch=0))
+    batch = data / "batch.lua"
+    batch.write_text(LUA.format(key=key, prefix=PROMPT[:256], batch=args.batch_size))
+
+    results: dict[str, object] = {"prompt_bytes": len(PROMPT), "connections": args.connections,
+                                  "duration_s": args.duration, "store": args.store, "cpus": os.cpu_count()}
+    for workers in args.workers:
+        proc, url = start_server(env, workers)
+        try:
+            threads = 2
+            wrk(url, "/v1/check", single, 2, args.connections, threads)  # warm-up
+            noop = wrk(url, "/v1/noop", single, args.duration, args.connections, threads)
+            check = wrk(url, "/v1/check", single, args.duration, args.connections, threads)
+            batch_run = wrk(url, "/v1/check/batch", batch, args.duration, max(4, args.connections // 4), threads)
+            results[f"workers_{workers}"] = {
+                "check": check, "noop": noop, "check_vs_noop": round(check["rps"] / noop["rps"], 3),
+                "batch_texts_per_s": round(batch_run["rps"] * args.batch_size, 1), "batch": batch_run,
+                "rss_mb_per_worker": [round(x, 1) for x in worker_rss_mb(proc)],
+            }
+            print(json.dumps({f"workers_{workers}": results[f"workers_{workers}"]}), flush=True)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+    print(json.dumps(results, indent=2))
+    shutil.rmtree(data, ignore_errors=True)
+
+
+
+if __name__ == "__main__":
+    main()
