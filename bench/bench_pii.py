@@ -89,14 +89,18 @@ async def _timed_stream(scanner: OutputScanner | None, chunks: list[str]) -> lis
     return times
 
 
-def stream_cost(answer: str, chunk: int) -> tuple[float, float, int]:
+def stream_cost(answer: str, chunk: int, runs: int = 3) -> dict[str, float]:
+    """Added milliseconds per chunk. Each chunk's cost is also taken as its minimum over ``runs``
+    passes, which removes scheduler noise on a shared machine (the single-pass p99 keeps it)."""
     chunks = [answer[i:i + chunk] for i in range(0, len(answer), chunk)]
     scanner = OutputScanner(system_prompt="You are a helpful assistant for Example Corp. Be brief and polite.")
     base = statistics.mean(asyncio.run(_timed_stream(None, chunks)))
-    times = asyncio.run(_timed_stream(scanner, chunks))
-    per_chunk = [t - base for t in times]
-    per_chunk.sort()
-    return statistics.mean(per_chunk) * 1000, per_chunk[int(len(per_chunk) * 0.99)] * 1000, len(chunks)
+    passes = [[t - base for t in asyncio.run(_timed_stream(scanner, chunks))] for _ in range(runs)]
+    best = sorted(min(ts) for ts in zip(*passes))
+    first = sorted(passes[0])
+    p99 = int(len(best) * 0.99)
+    return {"chunks": len(chunks), "mean": statistics.mean(passes[0]) * 1000, "p99_single": first[p99] * 1000,
+            "mean_best": statistics.mean(best) * 1000, "p99_best": best[p99] * 1000, "max_best": best[-1] * 1000}
 
 
 def main() -> None:
@@ -122,8 +126,11 @@ def main() -> None:
     print(f"  pattern scan, PII + secrets (find):        {find_mbs:8.1f} MB/s")
     print(f"  detector scan() incl. view mapping:        {scan_mbs:8.1f} MB/s")
 
-    mean_ms, p99_ms, n = stream_cost(ordinary_text(40_000, seed=3), args.chunk)
-    print(f"\nstreaming: {n} chunks of {args.chunk} chars, added cost per chunk: mean {mean_ms:.3f} ms, p99 {p99_ms:.3f} ms")
+    cost = stream_cost(ordinary_text(40_000, seed=3), args.chunk)
+    print(f"\nstreaming: {cost['chunks']} chunks of {args.chunk} chars, added cost per chunk:")
+    print(f"  one pass:              mean {cost['mean']:.3f} ms, p99 {cost['p99_single']:.3f} ms")
+    print(f"  best of 3 per chunk:   mean {cost['mean_best']:.3f} ms, p99 {cost['p99_best']:.3f} ms, "
+          f"max {cost['max_best']:.3f} ms")
 
 
 if __name__ == "__main__":

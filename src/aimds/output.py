@@ -42,6 +42,9 @@ _URLS = (
     ("reference", 0.8, re.compile(r"(?m)^\s{0,3}\[[^\]\n]{1,200}\]:\s{0,8}<?(\S{1,4096})")),
     ("url", 0.7, re.compile(r"(?<![(<\"'=])\bhttps?://[^\s<>\"')\]]{1,4096}")),
 )
+# Canaries (33 chars) and persona phrases are short: rescanning this much of older text finds any
+# that a chunk boundary split.
+_RESCAN_MARGIN = 256
 _ENCODED_VALUE = re.compile(r"^(?:[A-Za-z0-9+/_-]{16,}={0,2}|[0-9a-fA-F]{16,}|(?:%[0-9A-Fa-f]{2}){4,}.*)$")
 
 
@@ -153,14 +156,14 @@ class OutputScanner:
     def _canary_mac(self, nonce: str) -> str:
         return hmac.new(self._canary_key, nonce.encode(), hashlib.sha256).hexdigest()[:8]
 
-    def _find_canaries(self, text: str, offset: int) -> list[Finding]:
+    def _find_canaries(self, text: str, offset: int, pos: int = 0) -> list[Finding]:
         out = []
-        for m in _CANARY_HEX.finditer(text):
+        for m in _CANARY_HEX.finditer(text, pos):
             nonce, mac = m.group()[:12], m.group()[12:]
             if hmac.compare_digest(mac, self._canary_mac(nonce)):
                 out.append(self._canary_finding(m.start() + offset, m.end() + offset, "output.canary"))
         for planted in self._canaries:
-            start = text.find(planted)
+            start = text.find(planted, pos)
             while start >= 0:
                 out.append(self._canary_finding(start + offset, start + offset + len(planted), "output.canary_listed"))
                 start = text.find(planted, start + 1)
@@ -180,10 +183,10 @@ class OutputScanner:
             return frozenset()
         return frozenset(hash(tuple(words[i:i + k])) for i in range(len(words) - k + 1))
 
-    def _similarity(self, text: str, state: _StreamState) -> list[Finding]:
+    def _similarity(self, text: str, state: _StreamState, pos: int = 0) -> list[Finding]:
         if not self._system_shingles:
             return []
-        state.matched_shingles |= self._shingles(text) & self._system_shingles
+        state.matched_shingles |= self._shingles(text[pos:]) & self._system_shingles
         coverage = len(state.matched_shingles) / len(self._system_shingles)
         if coverage < self.rules.review_coverage:
             return []
@@ -201,6 +204,8 @@ class OutputScanner:
 
     def _find_links(self, text: str, offset: int, context: str) -> list[Finding]:
         out: list[Finding] = []
+        if "://" not in text:
+            return out
         covered: list[tuple[int, int]] = []
         for kind, base_score, pattern in _URLS:
             for m in pattern.finditer(text):
@@ -250,10 +255,10 @@ class OutputScanner:
 
     # --- jailbreak personas ----------------------------------------------------------------------
 
-    def _find_personas(self, text: str) -> list[Finding]:
+    def _find_personas(self, text: str, pos: int = 0) -> list[Finding]:
         out = []
         for rule_id, score, pattern in self.rules.persona:
-            m = pattern.search(text)
+            m = pattern.search(text, pos)
             if m:
                 start = m.start() + (1 if m.group().startswith("\n") else 0)
                 out.append(Finding(ThreatKind.JAILBREAK, "output", score,
@@ -268,12 +273,20 @@ class OutputScanner:
             return self._prepare(text, Role.ASSISTANT)
         return Prepared(raw=text, role=Role.ASSISTANT, views=(identity_view("normalized", text),))
 
-    def _scan_window(self, text: str, offset: int, prompt: str | None, state: _StreamState) -> list[Finding]:
+    def _scan_window(
+        self, text: str, offset: int, prompt: str | None, state: _StreamState, fresh: int = 0
+    ) -> list[Finding]:
+        """Findings in ``text`` (which starts at ``offset`` in the answer). Text before ``fresh``
+        was scanned in an earlier window: the Python-regex checks (short patterns) skip it but for a
+        margin; the hyperscan-backed detectors are cheap enough to rescan the whole window."""
         prepared = self._views(text)
-        found = self._find_canaries(text, offset)
-        if prepared.normalized.text != text:
-            found += [self._shift(f, prepared.normalized, offset) for f in self._find_canaries(prepared.normalized.text, 0)]
-        found += self._similarity(prepared.normalized.text, state)
+        norm = prepared.normalized.text
+        pos = max(0, fresh - _RESCAN_MARGIN)
+        norm_pos = max(0, len(norm) - (len(text) - fresh) - _RESCAN_MARGIN)
+        found = self._find_canaries(text, offset, pos)
+        if norm != text:
+            found += [self._shift(f, prepared.normalized, offset) for f in self._find_canaries(norm, 0, norm_pos)]
+        found += self._similarity(norm, state, norm_pos)
         found += [_shifted(f, offset) for f in self._secrets.scan(prepared)]
         for f in self._pii.scan(prepared):
             f = _shifted(f, offset)
@@ -282,7 +295,7 @@ class OutputScanner:
                             f.span, f.rule_id, f.view, dict(f.metadata, echoed=True))
             found.append(f)
         found += self._find_links(text, offset, (prompt or ""))
-        found += [_shifted(self._map(f, prepared), offset) for f in self._find_personas(prepared.normalized.text)]
+        found += [_shifted(self._map(f, prepared), offset) for f in self._find_personas(norm, norm_pos)]
         return found
 
     @staticmethod
@@ -370,7 +383,7 @@ class OutputStream:
             if total > scanner.max_chars:
                 raise InputTooLarge(total, scanner.max_chars)
             buf += chunk
-            self._inspect(buf, base, total, sent)
+            self._inspect(buf, base, total, sent, fresh=len(buf) - len(chunk))
             self.chunks_scanned += 1
             ready = total - self._holdback
             if ready > sent:
@@ -378,13 +391,13 @@ class OutputStream:
                 sent = ready
             keep_from = max(base, sent - self._lookback)
             buf, base = buf[keep_from - base:], keep_from
-        self._inspect(buf, base, total, sent, final=True)
+        self._inspect(buf, base, total, sent, fresh=len(buf), final=True)
         if total > sent:
             yield buf[sent - base:]
 
-    def _inspect(self, buf: str, base: int, total: int, sent: int, final: bool = False) -> None:
+    def _inspect(self, buf: str, base: int, total: int, sent: int, fresh: int, final: bool = False) -> None:
         scanner, state = self._scanner, self._state
-        for f in _dedupe(scanner._scan_window(buf, base, self._prompt, state)):
+        for f in _dedupe(scanner._scan_window(buf, base, self._prompt, state, fresh)):
             if scanner.action_for(f).stops:
                 offset = f.span.start if f.span else total
                 raise StreamBlocked(f, offset, sent)
