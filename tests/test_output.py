@@ -121,3 +121,19 @@ def test_bad_input() -> None:
         SCANNER.check(b"bytes")  # type: ignore[arg-type]
     with pytest.raises(InputTooLarge):
         OutputScanner(max_chars=10).check("x" * 11)
+
+
+def test_audit_record_of_a_leaky_answer_holds_no_raw_value(caplog: pytest.LogCaptureFixture) -> None:
+    import json
+
+    from aimds.audit import decision_entry
+
+    caplog.set_level(logging.DEBUG)
+    answer = ("Her card is 4111 1111 1111 1111, SSN 123-45-6780, key AKIAIOSFODNN7EXAMPLE, "
+              "db postgres://app:Sup3rS3cret@db.internal/app")
+    verdict = SCANNER.check(answer)
+    assert verdict.action is Action.BLOCK
+    record = json.dumps(decision_entry(verdict.to_dict(), answer, b"k" * 32, actor="test"))
+    for raw in ("4111", "123-45-6780", "IOSFODNN7", "Sup3rS3cret"):
+        assert raw not in record and raw not in caplog.text
+    assert {"CREDIT_CARD", "US_SSN"} <= {f.metadata.get("entity") for f in verdict.findings}

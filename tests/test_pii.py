@@ -130,3 +130,26 @@ def test_hostile_input_stays_linear() -> None:
     start = time.perf_counter()
     DET.find(hostile)
     assert time.perf_counter() - start < 10  # catastrophic backtracking would take hours
+
+
+def test_prefiltered_and_direct_matching_agree() -> None:
+    from aimds.detect.pii import compiled_pack
+    from aimds.detect.prefilter import PatternSet
+
+    _, accelerated = compiled_pack("pii.yaml")
+    direct = PatternSet(accelerated.specs, use_hyperscan=False)
+    text = ("Mail j.doe@example.com, call +1 (415) 555-2671 x12 or 020 7946 0958; card 4111-1111-1111-1111; "
+            "GB82 WEST 1234 5698 7654 32; 10.0.0.1 and fe80::1ff:fe23:4567:890a; born on 1 May 1980; "
+            "12 Oak Street; caf\u00e9 4111111111111111 \u00e9 ") * 3
+    spans = lambda ps: [(i, m.span()) for i, m in ps.finditer(text)]  # noqa: E731
+    assert spans(accelerated) == spans(direct) and spans(direct)
+
+
+def test_unbounded_or_broken_patterns_are_rejected() -> None:
+    from aimds.detect.prefilter import PatternSet, PatternSpec
+    from aimds.errors import RulePackError
+
+    with pytest.raises(RulePackError):
+        PatternSet([PatternSpec("x", r"a+b")])
+    with pytest.raises(RulePackError):
+        PatternSet([PatternSpec("x", r"(unclosed")])

@@ -502,7 +502,8 @@ def make_finding(
 
 
 @lru_cache(maxsize=4)
-def _compiled_pack(name: str) -> tuple[tuple[dict[str, Any], ...], PatternSet]:
+def compiled_pack(name: str) -> tuple[tuple[dict[str, Any], ...], PatternSet]:
+    """A shipped pattern pack, compiled once per process (detectors share it)."""
     rules, patterns = load_pattern_rules(name)
     return tuple(rules), patterns
 
@@ -513,7 +514,7 @@ class PiiDetector:
     kinds = frozenset({ThreatKind.PII})
 
     def __init__(self, entities: Iterable[str] | None = None, default_region: str = "US") -> None:
-        self._rules, self._patterns = _compiled_pack("pii.yaml")
+        self._rules, self._patterns = compiled_pack("pii.yaml")
         known = {r["entity"] for r in self._rules}
         wanted = set(entities) if entities is not None else known
         if wanted - known:

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from aimds.config import Settings
-from aimds.detect.pii import Candidate, Check, _compiled_pack, make_finding, resolve_overlaps, scan_views
+from aimds.detect.pii import Candidate, Check, compiled_pack, make_finding, resolve_overlaps, scan_views
 from aimds.text.views import Prepared
 from aimds.types import Finding, ThreatKind
 
@@ -106,7 +106,7 @@ class SecretDetector:
     kinds = frozenset({ThreatKind.SECRET})
 
     def __init__(self) -> None:
-        self._rules, self._patterns = _compiled_pack("secrets.yaml")
+        self._rules, self._patterns = compiled_pack("secrets.yaml")
         self._validators = [VALIDATORS.get(r.get("validator", "")) for r in self._rules]
 
     def find(self, text: str) -> list[Candidate]:
