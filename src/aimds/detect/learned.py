@@ -252,8 +252,8 @@ class FastModel:
             with np.load(source, allow_pickle=False) as data:
                 if int(data["format_version"]) != FORMAT_VERSION:
                     raise ModelError(f"fast model format {int(data['format_version'])} is not {FORMAT_VERSION}")
-                weights = data["weights"].astype(np.float64)
-                kind_weights = data["kind_weights"].astype(np.float64)
+                weights = data["weights"].astype(np.float32)  # exact for float16; half the cache of float64
+                kind_weights = data["kind_weights"].astype(np.float32)
                 bias, kind_bias, cal_a, cal_b, review, block = (float(x) for x in data["scalars"])
                 window, bits = (int(x) for x in data["shape"])
         except ModelError:

@@ -21,6 +21,7 @@ def render(m: dict) -> str:
                     f"{_pct(v.get('indirect_catch_rate'))} ({v.get('n_indirect', 0)}) |")
     types = ", ".join(f"{t} {_pct(v['fpr'])}" for t, v in m["template_fpr"].items())
     recipe = Recipe()
+    groups = ", ".join(f"{g} {_pct(v)}" for g, v in m["benign_group_fpr"].items())
     return f"""# AIMDS fast learned detector
 
 A logistic-regression model over hashed character 3/4/5-grams and word uni/bigrams of lowercased
@@ -68,9 +69,10 @@ format): FPR {_pct(m['synthetic_benign_heldout_fpr'])} overall; per type: {types
 Scores are anchored on out-of-fold false-positive rates over the wide benign set ({m['wide_benign_n']}
 texts: public benign rows scored by models that never saw their source, generated benign rows scored
 by models that never saw their template type): {m['thresholds']['meaning']}. Review at
-{m['thresholds']['review']} → wide-benign FPR {_pct(m['wide_benign_fpr'])}; block at
-{m['thresholds']['block']} → {_pct(m['wide_benign_block_fpr'])}. Calibration: `sigmoid({m['calibration']['a']:.3f} * logit
-+ {m['calibration']['b']:.3f})`.
+{m['thresholds']['review']} → FPR per benign group: {groups} (mean {_pct(m['benign_group_mean_fpr'])}, pooled
+{_pct(m['wide_benign_fpr'])}); block at {m['thresholds']['block']} → pooled {_pct(m['wide_benign_block_fpr'])}.
+Calibration: `sigmoid({m['calibration']['a']:.3f} * logit + {m['calibration']['b']:.3f})`. The scores are therefore
+FPR-anchored risk levels, not literal probabilities of attack.
 
 ## Kind
 A second logistic head on the same features, trained on attack windows only, separates jailbreaks
@@ -85,6 +87,11 @@ documents and tool outputs as `indirect_injection`.
   semantic tier is there for them.
 - Generated benign text comes from a limited set of templates and sentences; real documents are
   more varied. Non-English coverage is a few sentences per language.
+- Held-out template types can still appear inside stitched long documents and instruction prompts,
+  which mix formats; the template hold-out FPR is therefore somewhat optimistic.
+- Catch rates are far from the product bar on their own: short paraphrased injections (s_labs,
+  neuralchemy) and non-English ones (yanismiraoui) are mostly missed at 1% FPR when their source is
+  held out. The fast model is one signal among the signatures and the semantic tier.
 - The LOSO figures above are measured on this folder's families; independent corpora will differ.
 """
 

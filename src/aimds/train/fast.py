@@ -37,22 +37,23 @@ _LOGIT_BLOCK = math.log(0.85 / 0.15)
 @dataclass(frozen=True)
 class FastConfig:
     bits: int = 18
-    window: int = 384
-    max_windows: int = 8
-    c: float = 30.0  # inverse L2 strength; features are L1-normalised so weights are large
+    window: int = 192
+    max_windows: int = 12
+    alpha: float = 1e-5  # L2 strength of the SGD logistic regression
+    epochs: int = 15
+    feature_scale: float = 30.0  # L1-normalised rows are tiny; scaling keeps SGD steps well sized
     review_fpr: float = 0.01
     block_fpr: float = 0.002
-    template_folds: int = 4
 
 
 def _require_sklearn():
     try:
-        from sklearn.linear_model import LogisticRegression
+        from sklearn.linear_model import SGDClassifier
     except ImportError as exc:  # training-only dependency
         from aimds.errors import ConfigError
 
         raise ConfigError("training needs scikit-learn: pip install 'aimds[train]'") from exc
-    return LogisticRegression
+    return SGDClassifier
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,20 +149,22 @@ def build_rows(examples: Sequence[Example], hashed: Sequence[Hashed], cfg: FastC
 # Fitting and scoring
 
 
-def fit_linear(X, y: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, float]:
-    LogisticRegression = _require_sklearn()
-    clf = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=200, random_state=seed)
-    clf.fit(X, y)
-    return clf.coef_.ravel().astype(np.float64), float(clf.intercept_[0])
+def fit_linear(X, y: np.ndarray, cfg: FastConfig, seed: int) -> tuple[np.ndarray, float]:
+    """Logistic regression by SGD (linear time in the nonzeros; liblinear was 6x slower and no better)."""
+    SGDClassifier = _require_sklearn()
+    clf = SGDClassifier(loss="log_loss", alpha=cfg.alpha, class_weight="balanced", max_iter=cfg.epochs, tol=None,
+                        random_state=seed)
+    clf.fit(X * cfg.feature_scale, y)
+    return clf.coef_.ravel().astype(np.float64) * cfg.feature_scale, float(clf.intercept_[0])
 
 
 def fit_model(rows: Rows, select: np.ndarray, cfg: FastConfig, seed: int, with_kind: bool = False) -> FastModel:
     X = rows.matrix(select)
-    w, b = fit_linear(X, rows.y[select], cfg.c, seed)
+    w, b = fit_linear(X, rows.y[select], cfg, seed)
     kw, kb = np.zeros_like(w), 0.0
     if with_kind:
         attack = select[rows.y[select] == 1]
-        kw, kb = fit_linear(rows.matrix(attack), rows.jailbreak[attack], cfg.c, seed)
+        kw, kb = fit_linear(rows.matrix(attack), rows.jailbreak[attack], cfg, seed)
     # float16 round trip now, so validation scores what ships
     w = w.astype(np.float16).astype(np.float64)
     kw = kw.astype(np.float16).astype(np.float64)
@@ -173,10 +176,31 @@ def logits(model: FastModel, texts: Sequence[str]) -> np.ndarray:
     return np.fromiter((scorer.logit(t) for t in texts), dtype=np.float64, count=len(texts))
 
 
-def anchored_calibration(benign_logits: np.ndarray, cfg: FastConfig) -> tuple[float, float]:
+def threshold_for_mean_fpr(groups: Sequence[np.ndarray], max_fpr: float) -> float:
+    """Smallest logit threshold at which the *mean* FPR over benign groups is at most ``max_fpr``.
+
+    Averaging per group (each public benign source, and the generated benign set) stops one large,
+    easy group from hiding a small hard one, as pooling would.
+    """
+    candidates = np.unique(np.concatenate(groups))
+    def mean_fpr(t: float) -> float:
+        return float(np.mean([np.mean(g >= t) for g in groups]))
+    lo, hi = 0, len(candidates) - 1
+    if mean_fpr(candidates[hi]) > max_fpr:
+        return float(np.nextafter(candidates[hi], np.inf))
+    while lo < hi:  # mean FPR falls as the threshold rises
+        mid = (lo + hi) // 2
+        if mean_fpr(candidates[mid]) <= max_fpr:
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(candidates[lo])
+
+
+def anchored_calibration(benign_groups: Sequence[np.ndarray], cfg: FastConfig) -> tuple[float, float]:
     """(a, b) such that sigmoid(a*r + b) is 0.60 at the review-FPR logit and 0.85 at the block-FPR one."""
-    r_review = metrics.threshold_at_fpr(benign_logits, cfg.review_fpr)
-    r_block = metrics.threshold_at_fpr(benign_logits, cfg.block_fpr)
+    r_review = threshold_for_mean_fpr(benign_groups, cfg.review_fpr)
+    r_block = threshold_for_mean_fpr(benign_groups, cfg.block_fpr)
     gap = max(r_block - r_review, 1e-3)
     a = (_LOGIT_BLOCK - _LOGIT_REVIEW) / gap
     return a, _LOGIT_REVIEW - a * r_review
@@ -217,28 +241,28 @@ def train_fast(data_dir: Path, out_dir: Path, seed: int = 0, progress: Progress 
     texts = [ex.text for ex in examples]
     labels = np.array([ex.label for ex in examples], dtype=np.int8)
 
-    # 1. leave-one-source-out: one model per held-out public family
+    # Leave-one-source-out; each fold also holds out a group of generated benign template types, so
+    # every row gets an out-of-fold score from a model that never saw its source or its format.
     oof = np.full(len(examples), np.nan)
     splits = list(loso_splits(examples))
-    for k, (held, _train, _test) in enumerate(splits):
-        report(f"LOSO: holding out {held}", k / (len(splits) + cfg.template_folds))
-        model = fit_model(rows, np.flatnonzero(row_family != held), cfg, seed)
-        test = np.flatnonzero(family == held)
-        oof[test] = logits(model, [texts[i] for i in test])
-
-    # 2. generated benign template types held out in groups (FPR on formats never trained on)
     types = np.array([template_type(ex) or "" for ex in examples])
-    row_types = types[rows.example]
-    groups = _template_groups(examples, cfg.template_folds, seed)
-    for k, group in enumerate(groups):
-        report(f"template hold-out {k + 1}/{len(groups)}", (len(splits) + k) / (len(splits) + cfg.template_folds))
-        held_rows = np.isin(row_types, list(group))
-        model = fit_model(rows, np.flatnonzero(~held_rows), cfg, seed)
-        test = np.flatnonzero(np.isin(types, list(group)) & (labels == 0))
+    hosts = np.array([t.removeprefix("indirect_") for t in types])  # injected documents' host format
+    row_hosts = hosts[rows.example]
+    groups = _template_groups(examples, len(splits), seed)
+    for k, ((held, _train, _test), group) in enumerate(zip(splits, groups)):
+        report(f"LOSO: holding out {held}", k / (len(splits) + 1))
+        held_types = list(group)
+        train_rows = np.flatnonzero((row_family != held) & ~np.isin(row_hosts, held_types))
+        model = fit_model(rows, train_rows, cfg, seed)
+        test = np.flatnonzero((family == held) | (np.isin(types, held_types) & (labels == 0)))
         oof[test] = logits(model, [texts[i] for i in test])
 
     scored = ~np.isnan(oof)
-    cal_a, cal_b = anchored_calibration(oof[scored & (labels == 0)], cfg)
+    benign = scored & (labels == 0)
+    synthetic = np.array([ex.synthetic for ex in examples])
+    benign_groups = [oof[benign & (family == f) & ~synthetic] for f in sorted(set(family[benign & ~synthetic]))]
+    benign_groups.append(oof[benign & synthetic])
+    cal_a, cal_b = anchored_calibration([g for g in benign_groups if g.size], cfg)
     prob = 1.0 / (1.0 + np.exp(-(cal_a * np.where(scored, oof, 0.0) + cal_b)))
 
     # 3. the shipped model: every row
@@ -289,17 +313,22 @@ def _metrics(examples, labels, prob, scored, groups, cfg: FastConfig, final: Fas
                     for t, v in sorted(by_type.items())}
     benign = scored & (labels == 0)
     wide_fpr = float(np.mean(prob[benign] >= thr))
+    groups_fpr = {f: float(np.mean(prob[benign & (fam == f) & ~synthetic] >= thr))
+                  for f in sorted(set(fam[benign & ~synthetic]))}
+    groups_fpr["generated"] = float(np.mean(prob[benign & synthetic] >= thr))
     synth_benign = benign & synthetic
     return {
         "thresholds": {"review": final.review, "block": final.block,
-                       "meaning": f"review = {cfg.review_fpr:.1%} and block = {cfg.block_fpr:.1%} FPR "
-                                  "on out-of-fold wide benign"},
+                       "meaning": f"review = {cfg.review_fpr:.1%} and block = {cfg.block_fpr:.1%} mean FPR over "
+                                  "benign groups (each public benign source, and all generated benign), out of fold"},
         "loso": per_family,
         "loso_mean_catch_rate": float(np.mean(catch)),
         "loso_mean_fpr": float(np.mean(fprs)),
         "loso_mean_indirect_catch_rate": float(np.mean(indirect)) if indirect else None,
         "wide_benign_fpr": wide_fpr,
         "wide_benign_n": int(benign.sum()),
+        "benign_group_fpr": groups_fpr,
+        "benign_group_mean_fpr": float(np.mean(list(groups_fpr.values()))),
         "wide_benign_block_fpr": float(np.mean(prob[benign] >= final.block)),
         "synthetic_benign_heldout_fpr": float(np.mean(prob[synth_benign] >= thr)) if synth_benign.any() else None,
         "template_fpr": template_fpr,
