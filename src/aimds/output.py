@@ -374,7 +374,7 @@ class OutputStream:
         return self._run()
 
     async def _run(self) -> AsyncIterator[str]:
-        scanner, state = self._scanner, self._state
+        scanner = self._scanner
         buf, base, sent, total = "", 0, 0, 0
         async for chunk in self._chunks:
             if not isinstance(chunk, str):
