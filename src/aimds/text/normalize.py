@@ -76,7 +76,7 @@ def prepare(text: str, role: Role | str, settings: Settings) -> Prepared:
         findings.append(rot13[1])
 
     budget = Budget(settings.decode_max_payloads, MAX_DECODED_CHARS)
-    for hidden in uf.payloads:
+    for hidden in uf.payloads if settings.decode_max_depth > 0 else ():
         taken = budget.take(hidden.text)
         if taken is not None:
             view = View(hidden.name, _fold_payload(taken), origin=hidden.span, depth=1)

@@ -23,7 +23,7 @@ EXPANDS = "\x00"
 LOOKALIKE = "\x10"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class InvisibleClass:
     """One family of removed characters, with how suspicious it is on its own."""
 

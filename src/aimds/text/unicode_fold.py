@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -128,7 +129,8 @@ def _anchors(text: str, codes: str, table: dict[int, str]) -> offsets.Anchors:
 
 def _effective_counts(text: str, codes: str) -> dict[InvisibleClass, int]:
     """How many characters of each class are hidden, benign uses left out."""
-    counts = {cls: codes.count(cls.marker) for cls in tables.INVISIBLE_CLASSES}
+    present = Counter(_INVISIBLE.findall(codes))
+    counts = {cls: present[cls.marker] for cls in tables.INVISIBLE_CLASSES}
     if text.startswith("\ufeff"):
         counts[tables.ZERO_WIDTH] -= 1
     counts[tables.VARIATION_SELECTOR] = _chars_in_runs(codes, tables.VARIATION_SELECTOR.marker)
