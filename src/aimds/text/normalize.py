@@ -24,7 +24,7 @@ from aimds.text import decoders, unicode_fold
 from aimds.text.decoders import Budget
 from aimds.text.tricks import fold_tricks
 from aimds.text.views import Prepared, View
-from aimds.types import Finding, Role, Span, ThreatKind
+from aimds.types import Finding, Role, ThreatKind
 
 DETECTOR = unicode_fold.DETECTOR
 #: total decoded characters one input may produce, across all payloads and depths
