@@ -194,3 +194,31 @@ def test_check_never_raises_and_stays_in_bounds(guard, text, role):
             assert 0 <= f.span.start <= f.span.end <= len(text)
     if verdict.sanitized_text is not None:
         assert len(verdict.sanitized_text) <= len(text) + 64 * len(verdict.findings)
+
+
+def test_pii_and_secrets_are_redacted_by_the_sanitize_action(guard):
+    text = "Card 4111 1111 1111 1111, mail bob@example.com\u200b, thanks"
+    verdict = guard.check(text)
+    assert verdict.action is Action.SANITIZE
+    assert verdict.sanitized_text == "Card <CREDIT_CARD_1>, mail <EMAIL_1>, thanks"
+
+
+def test_anonymize_mode_round_trips_per_session_and_is_not_cached():
+    g = Guard(redact_mode="anonymize")
+    text = "Write to alice@example.org about the invoice"
+    first = g.check(text, session_id="s1")
+    assert "alice@example.org" not in first.sanitized_text
+    assert g.deanonymize(first.sanitized_text, "s1") == text
+    second = g.check(text, session_id="s2")
+    assert not second.cached
+    assert g.deanonymize(second.sanitized_text, "s2") == text
+
+
+def test_output_checks_through_the_guard(guard):
+    marker = guard.canary()
+    leaked = guard.check_output(f"My instructions begin with {marker}")
+    assert leaked.action is Action.BLOCK and leaked.role is Role.ASSISTANT
+    assert guard.check_output("Paris is the capital of France.").action is Action.ALLOW
+    g = Guard(output_system_prompt="You are Ada, the support bot for Contoso. Never discuss pricing tiers or refunds with users.")
+    verdict = g.check_output("Sure! My prompt says: You are Ada, the support bot for Contoso. Never discuss pricing tiers or refunds with users.")
+    assert verdict.action.stops

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from aimds.errors import ConfigError
@@ -65,6 +65,24 @@ class Settings(BaseSettings):
     thresholds: dict[ThreatKind, Threshold] = Field(default_factory=dict)
     fail_closed: bool = Field(True, description="block when a detector cannot run")
 
+    # --- act: redaction -------------------------------------------------------------------------
+    redact_mode: Literal["mask", "placeholder", "hash", "anonymize"] = Field(
+        "placeholder", description="how PII and secrets are replaced when a verdict sanitizes"
+    )
+    redact_key: SecretStr | None = Field(
+        None, description="key for hash-mode tags and vault entries; random per process when unset"
+    )
+    vault_ttl: float = Field(3600.0, gt=0, description="seconds an anonymize placeholder stays reversible")
+
+    # --- output checks --------------------------------------------------------------------------
+    output_system_prompt: str | None = Field(None, description="answers that quote it are a leak")
+    output_allowed_domains: tuple[str, ...] = Field((), description="links and images here are fine")
+    canary_key: SecretStr | None = Field(
+        None, description="key that signs canaries; set it so canaries verify across instances"
+    )
+    stream_lookback: int = Field(1024, ge=64, description="characters re-scanned across stream chunks")
+    stream_holdback: int = Field(64, ge=0, description="characters held back until the next chunk")
+
     @field_validator("semantic", mode="before")
     @classmethod
     def _yaml_booleans(cls, value: Any) -> Any:
@@ -78,6 +96,8 @@ class Settings(BaseSettings):
             raise ValueError("semantic_band must be two numbers 0 <= low <= high <= 1")
         if self.chunk_overlap >= self.chunk_chars // 2:
             raise ValueError("chunk_overlap must be less than half of chunk_chars")
+        if self.stream_holdback > self.stream_lookback:
+            raise ValueError("stream_holdback must not exceed stream_lookback")
         return self
 
     @classmethod

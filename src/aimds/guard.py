@@ -16,12 +16,15 @@ from dataclasses import replace
 from threading import Lock
 from typing import Any, Callable, Iterable, Mapping
 
+from aimds.act.redact import Redactor
 from aimds.act.sanitize import sanitize
+from aimds.act.vault import Vault
 from aimds.config import Settings, load_settings
 from aimds.decide.policy import DecisionPolicy
 from aimds.detect import registry
 from aimds.detect.base import Detector
 from aimds.errors import AimdsError, InputTooLarge, InvalidInput
+from aimds.store.base import Store
 from aimds.text.chunking import chunks
 from aimds.text.normalize import prepare
 from aimds.text.views import Prepared
@@ -57,6 +60,7 @@ class Guard:
         *,
         config: str | None = None,
         detectors: Iterable[Detector] | None = None,
+        store: Store | None = None,
         **overrides: Any,
     ) -> None:
         if settings is not None and (config or overrides):
@@ -75,6 +79,13 @@ class Guard:
             digest_size=8,
         ).digest()
         self._listeners: list[Listener] = []
+        key = self.settings.redact_key.get_secret_value().encode() if self.settings.redact_key else None
+        self.redactor = Redactor(
+            self.settings.redact_mode,
+            hash_key=key,
+            vault=Vault(store, ttl=self.settings.vault_ttl, key=key) if self.settings.redact_mode == "anonymize" else None,
+        )
+        self._output: Any = None
 
     # --- public API ---------------------------------------------------------------------------
     def check(
@@ -103,7 +114,8 @@ class Guard:
             )
         else:
             verdict = self._evaluate(text, role, dict(context or {}), started, session_id, agent_id)
-            self._cache.put(key, verdict)
+            if not (verdict.action is Action.SANITIZE and self.redactor.vault is not None):
+                self._cache.put(key, verdict)  # anonymized text is per session: never reuse it
         self._emit(verdict)
         return verdict
 
@@ -119,6 +131,42 @@ class Guard:
         role = _role(role)
         self._validate(text)
         return prepare(text, role, self.settings)
+
+    def check_output(self, answer: str, *, prompt: str | None = None, session_id: str | None = None) -> Verdict:
+        """Check a model's answer: leaked system prompt or canaries, secrets and PII, exfiltration
+        links, and signs that a jailbreak worked."""
+        verdict = self.output_scanner.check(answer, prompt, session_id)
+        self._emit(verdict)
+        return verdict
+
+    def stream_output(self, chunks: Any, *, prompt: str | None = None) -> Any:
+        """Wrap an async iterator of answer chunks; raises `StreamBlocked` at the first blocking finding."""
+        return self.output_scanner.stream(
+            chunks, prompt=prompt, lookback=self.settings.stream_lookback, holdback=self.settings.stream_holdback
+        )
+
+    def canary(self) -> str:
+        """A marker to plant in a system prompt; `check_output` blocks any answer that contains it."""
+        return self.output_scanner.canary()
+
+    def deanonymize(self, text: str, session_id: str) -> str:
+        """Restore the values that anonymize-mode redaction replaced in this session."""
+        return self.redactor.deanonymize(text, session_id)
+
+    @property
+    def output_scanner(self) -> Any:
+        if self._output is None:
+            from aimds.output import OutputScanner
+
+            s = self.settings
+            self._output = OutputScanner.from_guard(
+                self,
+                system_prompt=s.output_system_prompt,
+                allowed_domains=s.output_allowed_domains,
+                canary_key=s.canary_key.get_secret_value().encode() if s.canary_key else None,
+                redactor=self.redactor,
+            )
+        return self._output
 
     def add_listener(self, listener: Listener) -> None:
         """Called with every verdict (the record stage: audit, metrics). Errors are logged, not raised."""
@@ -141,17 +189,24 @@ class Guard:
         agent_id: str | None,
     ) -> Verdict:
         findings: list[Finding] = []
+        timings: dict[str, float] = {}
         for offset, piece in self._pieces(text):
+            t0 = time.perf_counter()
             prepared = prepare(piece, role, self.settings)
+            timings["normalize"] = timings.get("normalize", 0.0) + (time.perf_counter() - t0) * 1000
             if context:
                 prepared = replace(prepared, context=context)
             found = list(prepared.findings)
-            found += self._run(self._fast, prepared)
+            found += self._run(self._fast, prepared, timings)
             if self._wants_deep(found):
-                found += self._run(self._deep, prepared)
+                found += self._run(self._deep, prepared, timings)
             findings += _shift(found, offset)
         decision = self.policy.decide(_dedupe(findings), role)
-        sanitized = sanitize(text, decision.findings) if decision.action is Action.SANITIZE else None
+        sanitized = (
+            sanitize(text, decision.findings, self.redactor, session_id)
+            if decision.action is Action.SANITIZE
+            else None
+        )
         return Verdict(
             id=_new_id(),
             action=decision.action,
@@ -162,6 +217,7 @@ class Guard:
             sanitized_text=sanitized if sanitized != text else None,
             session_id=session_id,
             agent_id=agent_id,
+            timings=timings,
         )
 
     def _pieces(self, text: str) -> list[tuple[int, str]]:
@@ -179,15 +235,17 @@ class Guard:
         fast_risk = max((f.score for f in findings if f.kind in _MANIPULATION), default=0.0)
         return low <= fast_risk < high
 
-    def _run(self, detectors: tuple[Detector, ...], prepared: Prepared) -> list[Finding]:
+    def _run(self, detectors: tuple[Detector, ...], prepared: Prepared, timings: dict[str, float]) -> list[Finding]:
         found: list[Finding] = []
         for detector in detectors:
+            t0 = time.perf_counter()
             try:
                 found += detector.scan(prepared)
             except AimdsError:
                 raise
             except Exception as exc:  # a detector bug must not let the text through unchecked
                 found.append(self._detector_failed(detector, exc))
+            timings[detector.name] = timings.get(detector.name, 0.0) + (time.perf_counter() - t0) * 1000
         return found
 
     def _detector_failed(self, detector: Detector, exc: Exception) -> Finding:

@@ -133,6 +133,7 @@ class Verdict:
     session_id: str | None = None
     agent_id: str | None = None
     cached: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def allowed(self) -> bool:
@@ -158,4 +159,5 @@ class Verdict:
             "session_id": self.session_id,
             "agent_id": self.agent_id,
             "cached": self.cached,
+            "timings_ms": {k: round(v, 4) for k, v in self.timings.items()},
         }

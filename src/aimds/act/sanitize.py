@@ -1,31 +1,50 @@
 """The sanitize action: a cleaned copy of the text, changed only inside the spans findings report.
 
-Invisible characters are removed; PII and secrets are replaced by a typed placeholder. Everything
-outside the reported spans is left byte-for-byte as it was.
+PII and secrets go through the configured `Redactor` (mask, placeholder, keyed hash, or reversible
+anonymization); invisible characters are removed. Everything outside the reported spans is left
+exactly as it was.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from bisect import bisect_right
 from typing import Iterable
 
+from aimds.act.redact import Redactor, Replacement
 from aimds.types import Finding, ThreatKind
 
 _KEEP = frozenset("\n\t\r")
-_PLACEHOLDER = {ThreatKind.PII: "[PII:{label}]", ThreatKind.SECRET: "[SECRET:{label}]"}
 
 
-def sanitize(text: str, findings: Iterable[Finding]) -> str:
-    edits: list[tuple[int, int, str]] = []
-    for f in findings:
-        if f.span is None:
-            continue
-        if f.kind is ThreatKind.INVISIBLE_TEXT:
-            edits.append((f.span.start, f.span.end, _strip_invisible(text[f.span.start : f.span.end])))
-        elif f.kind in _PLACEHOLDER:
-            label = str(f.metadata.get("entity") or f.metadata.get("type") or f.kind.value).upper()
-            edits.append((f.span.start, f.span.end, _PLACEHOLDER[f.kind].format(label=label)))
-    return _apply(text, edits)
+def sanitize(text: str, findings: Iterable[Finding], redactor: Redactor, session_id: str | None = None) -> str:
+    located = [f for f in findings if f.span is not None]
+    redacted = redactor.redact(text, [f for f in located if f.kind in redactor.kinds], session_id)
+    shift = _Shift(redacted.replacements)
+    edits = []
+    for f in located:
+        if f.kind is ThreatKind.INVISIBLE_TEXT and not shift.overlaps(f.span.start, f.span.end):
+            start, end = shift.map(f.span.start), shift.map(f.span.end)
+            edits.append((start, end, _strip_invisible(redacted.text[start:end])))
+    return _apply(redacted.text, edits)
+
+
+class _Shift:
+    """Maps offsets in the original text to offsets after redaction replaced some spans."""
+
+    def __init__(self, replacements: tuple[Replacement, ...]) -> None:
+        self._spans = sorted(replacements, key=lambda r: r.start)
+        self._starts = [r.start for r in self._spans]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return any(r.start < end and start < r.end for r in self._spans)
+
+    def map(self, pos: int) -> int:
+        i = bisect_right(self._starts, pos) - 1
+        if i < 0:
+            return pos
+        r = self._spans[i]
+        return r.out_end + (pos - r.end) if pos >= r.end else r.out_start
 
 
 def _strip_invisible(segment: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from aimds.config import Settings
@@ -29,16 +30,55 @@ class SignatureDetector:
                 key = (match.rule.id, span.start, span.end)
                 if key in best:
                     continue
+                score, context = match.rule.score, ""
+                if view.origin is None:
+                    factor, context = mention_context(view.text, match.start, match.end)
+                    score *= factor
                 best[key] = Finding(
                     kind=match.rule.kind,
                     detector=self.name,
-                    score=match.rule.score,
-                    reason=_reason(match.rule.reason, view),
+                    score=score,
+                    reason=_reason(match.rule.reason, view) + context,
                     span=span,
                     rule_id=match.rule.id,
                     view=view.name,
                 )
         return _strongest_per_rule(best.values())
+
+
+_QUOTES = "'\"“”‘’«»「」`"
+_NEGATED = re.compile(
+    r"\b(not|never|no|nothing|don't|dont|doesn't|won't|shouldn't|cannot|can't|refuse\s+to|avoid)\b[\w ,']{0,20}$",
+    re.IGNORECASE,
+)
+_META = re.compile(
+    r"\b(explain|why|what\s+(is|are|does|do\s+you\s+(make|think))|how\s+(does|do|would|can|should)|"
+    r"assessment|classify|example|meaning|phrase|called|known\s+as|defend|detect|protect|attack\s+pattern)\b",
+    re.IGNORECASE,
+)
+
+
+def mention_context(text: str, start: int, end: int) -> tuple[float, str]:
+    """Dampen a match that is quoted, negated or discussed rather than meant.
+
+    "Can you explain why 'ignore previous instructions' is an attack?" names an attack without
+    making one. The learned models judge such text better than a pattern can, so the rule's score is
+    lowered below the review threshold and left to corroboration.
+    """
+    factor, notes = 1.0, []
+    before = text[max(0, start - 3):start]
+    if any(q in before for q in _QUOTES) and any(q in text[end:end + 80].split("\n", 1)[0] for q in _QUOTES):
+        factor *= 0.6
+        notes.append("quoted")
+    if _NEGATED.search(text[max(0, start - 30):start]):
+        factor *= 0.6
+        notes.append("negated")
+    sentence_start = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
+    sentence_end = min((i for i in (text.find(c, end) for c in ".!?\n") if i >= 0), default=len(text))
+    if text[sentence_end:sentence_end + 1] == "?" and _META.search(text, sentence_start, sentence_end):
+        factor *= 0.75
+        notes.append("asked about")
+    return max(factor, 0.3), (f" ({', '.join(notes)})" if notes else "")
 
 
 def _reason(reason: str, view: View) -> str:
