@@ -8,6 +8,7 @@ item's deadline counts as a denial. The queue is bounded: when full, new items a
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import threading
 import time
@@ -58,6 +59,7 @@ class ReviewQueue:
         self._max_pending = max_pending
         self._clock = clock
         self._pending: dict[str, float] = {}  # id -> deadline, for listing; the store is the truth
+        self._deadlines: list[tuple[float, str]] = []  # heap, so expiry costs O(log n) per item
         self._changed = threading.Condition()
 
     def submit(self, agent_id: str, session_id: str, tool: str | None, arguments: dict[str, Any],
@@ -70,6 +72,7 @@ class ReviewQueue:
             item.status, item.note = ReviewStatus.DENIED.value, "review queue full"
         else:
             self._pending[item.id] = item.deadline
+            heapq.heappush(self._deadlines, (item.deadline, item.id))
         self._save(item)
         return item
 
@@ -133,8 +136,9 @@ class ReviewQueue:
             await asyncio.sleep(min(remaining, 0.05))
 
     def _expire(self, now: float) -> None:
-        for item_id, deadline in list(self._pending.items()):
-            if deadline <= now:
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, item_id = heapq.heappop(self._deadlines)
+            if item_id in self._pending:
                 self.get(item_id)
 
     def _save(self, item: ReviewItem) -> None:

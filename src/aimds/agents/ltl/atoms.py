@@ -121,7 +121,7 @@ class ToolAtom(Atom):
 
     def inline(self, names: Callable[[Any], str]) -> str | None:
         if self._globs:
-            return None
+            return f"(e.kind == {self.kind!r} and {names(_NameMatcher(self._exact, self._globs))}[e.tool])"
         if not self.patterns:
             return f"(e.kind == {self.kind!r})"
         if len(self._exact) == 1:
@@ -143,6 +143,22 @@ class LabelAtom(Atom):
 
     def inline(self, names: Callable[[Any], str]) -> str:
         return f"({self.label!r} in e.labels)"
+
+
+class _NameMatcher(dict):  # type: ignore[type-arg]
+    """tool name -> bool, filled on first sight, so glob lists cost one dict lookup per event."""
+
+    MAX_NAMES = 10_000
+
+    def __init__(self, exact: frozenset[str], globs: tuple[Callable[[str], Any], ...]) -> None:
+        super().__init__()
+        self._exact, self._globs = exact, globs
+
+    def __missing__(self, name: str | None) -> bool:
+        hit = name is not None and (name in self._exact or any(g(name) for g in self._globs))
+        if len(self) < self.MAX_NAMES:
+            self[name] = hit
+        return hit
 
 
 # --- accessors ----------------------------------------------------------------------------------
@@ -196,6 +212,8 @@ class Accessor:
 
     name: str
     keys: tuple[str, ...] = ()
+    # the last event and its values: several atoms of one formula read the same accessor per event
+    _last: list[Any] = field(default_factory=lambda: [None, None], compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -204,6 +222,14 @@ class Accessor:
         return self.name
 
     def values(self, event: Any) -> list[Any]:
+        last = self._last
+        if last[0] is event:
+            return last[1]  # type: ignore[no-any-return]
+        found = self._values(event)
+        last[0], last[1] = event, found
+        return found
+
+    def _values(self, event: Any) -> list[Any]:
         name = self.name
         if name == "score":
             return [event.scores.get(self.keys[0], 0.0)]
@@ -341,6 +367,15 @@ class CompareAtom(Atom):
 
     def holds(self, event: Any, facts: SessionFacts) -> bool:
         return self._test(event, facts)  # type: ignore[misc]
+
+    def inline(self, names: Callable[[Any], str]) -> str | None:
+        if self.op not in _COMPARE or not isinstance(self.operand, float):
+            return None
+        if self.accessor.name == "risk":
+            return f"(e.risk {self.op} {self.operand!r})"
+        if self.accessor.name == "score":
+            return f"(e.scores.get({self.accessor.keys[0]!r}, 0.0) {self.op} {self.operand!r})"
+        return None
 
 
 def _is_glob(pattern: str) -> bool:

@@ -101,6 +101,7 @@ class _Parser:
         self.lists = lists
         self.source = source
         self.depth = 0
+        self.accessors: dict[tuple[str, tuple[str, ...]], Accessor] = {}
 
     # -- helpers ---------------------------------------------------------------------------------
     @property
@@ -286,7 +287,7 @@ class _Parser:
             else:
                 keys = (self.string(),)
             self.expect(")")
-        accessor = Accessor(name, keys)
+        accessor = self.accessors.setdefault((name, keys), Accessor(name, keys))
         op_token = self.current
         if op_token.kind == "op" and op_token.text in _CMP:
             op = self.take().text
