@@ -74,6 +74,8 @@ def test_jailbreak_kind(detector: LearnedDetector) -> None:
 
 
 def test_injection_at_end_of_long_document_is_found_with_its_span(detector: LearnedDetector, model: FastModel) -> None:
+    """A one-line payload after ~3000 benign characters lifts the worst window far above the clean
+    document and is reported (at least into the deep-tier band), with the span on the payload."""
     paragraph = ("The committee reviewed the draft budget for the community garden. Volunteers reported that "
                  "the new compost bins work well, although the tool shed needs a new lock before winter. ")
     doc = ""
@@ -81,13 +83,15 @@ def test_injection_at_end_of_long_document_is_found_with_its_span(detector: Lear
         doc += paragraph
     text = doc + "\n\n" + PAYLOAD
     start = text.index(PAYLOAD)
+    scorer = FastScorer(model)
+    clean = scorer.score(doc).score
     findings = detector.scan(_prepared(text, Role.DOCUMENT))
-    assert findings and findings[0].score >= model.review
+    assert clean < 0.05
+    assert findings and findings[0].score >= 0.3 and findings[0].score > 10 * clean
     span = findings[0].span
     assert span is not None and span.end > start and span.start < start + len(PAYLOAD)
     assert span.start >= start - model.window  # points at the tail, not the whole document
-    assert detector.scan(_prepared(doc, Role.DOCUMENT)) == [] or detector.scan(
-        _prepared(doc, Role.DOCUMENT))[0].score < model.review
+    assert detector.scan(_prepared(doc, Role.DOCUMENT)) == []
 
 
 @pytest.mark.parametrize("text", FRESH_BENIGN)
@@ -144,3 +148,24 @@ def test_corrupt_artifacts_raise_model_error(model: FastModel, tmp_path: Path) -
     wrong.save(tmp_path / "wrong.npz")
     with pytest.raises(ModelError, match="shapes"):
         FastModel.load(tmp_path / "wrong.npz")
+
+
+def test_training_windows_label_only_the_payload() -> None:
+    from aimds.train.corpus import Example
+    from aimds.train.fast import _window_label
+
+    doc = Example("x" * 1000, 1, "indirect_injection", "synthetic:indirect_email:s_labs", "s_labs", True, (600, 700))
+    assert _window_label(doc, 0, 192) == 0  # benign part of an injected document
+    assert _window_label(doc, 550, 742) == 1
+    assert _window_label(doc, 660, 852) is None  # a sliver of the payload: left out
+    assert _window_label(Example("y", 0, "benign", "s", "f"), 0, 192) == 0
+    assert _window_label(Example("z" * 900, 1, "jailbreak", "s", "f"), 0, 192) == 1
+
+
+def test_train_cli_rejects_missing_data(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from aimds.cli import app
+
+    result = CliRunner().invoke(app, ["train", "fast", "--data", str(tmp_path / "nope"), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "not found" in result.output
