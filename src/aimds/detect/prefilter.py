@@ -77,20 +77,22 @@ class PatternSet:
         return self._db is not None
 
     def _build_database(self) -> None:
-        accepted: list[int] = []
-        for i, spec in enumerate(self.specs):
-            if _hyperscan_accepts(spec):
-                accepted.append(i)
-        if not accepted:
-            return
-        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        db.compile(
-            expressions=[_hs_expression(self.specs[i]) for i in accepted],
-            ids=accepted,
-            elements=len(accepted),
-            flags=[_hs_flags(self.specs[i]) for i in accepted],
-        )
-        self._db = db
+        """All patterns in one database; only if that fails, find the ones hyperscan rejects."""
+        from aimds.detect.hscache import compile_database
+
+        def build(indices: list[int]):
+            return compile_database(
+                [_hs_expression(self.specs[i]) for i in indices], indices, [_hs_flags(self.specs[i]) for i in indices]
+            )
+
+        accepted = list(range(len(self.specs)))
+        try:
+            self._db = build(accepted)
+        except hyperscan.error:
+            accepted = [i for i, spec in enumerate(self.specs) if _hyperscan_accepts(spec)]
+            if not accepted:
+                return
+            self._db = build(accepted)
         self._direct = [i for i in range(len(self.specs)) if i not in set(accepted)]
 
     def _scratch(self):

@@ -24,10 +24,7 @@ backtracking) and rejected if it has one.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
@@ -306,51 +303,15 @@ def _relaxed(pattern: str) -> bytes:
 
 
 def _compile_hyperscan(rules: tuple[Rule, ...]) -> Any:
-    """Compile, or load from the on-disk cache: compiling ~40 rules takes most of a second."""
+    from aimds.detect.hscache import compile_database
+
     flags = 0
     for name in _FLAGS:
         flags |= getattr(hyperscan, f"HS_FLAG_{name}")
-    expressions = [_relaxed(r.pattern) for r in rules]
-    digest = hashlib.sha256(
-        b"\0".join([hyperscan.__version__.encode(), str(flags).encode(), *expressions])
-    ).hexdigest()[:32]
-    cache = _cache_dir() / f"rules-{digest}.hsdb" if _cache_dir() else None
-    if cache is not None and cache.is_file():
-        try:
-            return hyperscan.loadb(cache.read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
-        except (hyperscan.error, OSError, TypeError):
-            pass  # stale or corrupt: recompile and overwrite
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     try:
-        db.compile(expressions=expressions, ids=list(range(len(rules))), elements=len(rules),
-                   flags=[flags] * len(rules))
+        return compile_database([_relaxed(r.pattern) for r in rules], range(len(rules)), [flags] * len(rules))
     except hyperscan.error as exc:
         raise RulePackError(f"hyperscan cannot compile the rules: {_culprit(rules, flags)} ({exc})") from None
-    if cache is not None:
-        _write_atomically(cache, hyperscan.dumpb(db))
-    return db
-
-
-def _cache_dir() -> Path | None:
-    configured = os.environ.get("AIMDS_CACHE_DIR")
-    if configured == "":
-        return None
-    base = Path(configured) if configured else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "aimds"
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return base
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".hsdb-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a cache that cannot be written only costs the next start a recompile
 
 
 def _culprit(rules: tuple[Rule, ...], flags: int) -> str:
