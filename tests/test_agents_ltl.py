@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from aimds.agents.events import Event
 from aimds.agents.ltl import ast
-from aimds.agents.ltl.atoms import LabelAtom
+from aimds.agents.ltl.atoms import KindAtom, LabelAtom, SessionFacts, ToolAtom
 from aimds.agents.ltl.errors import PolicyError, PolicySyntaxError
 from aimds.agents.ltl.offline import evaluate
 from aimds.agents.ltl.parser import parse
@@ -28,7 +28,7 @@ def holds(node: ast.Formula, trace: list[Event], i: int) -> bool:
     if isinstance(node, ast.Const):
         return node.value
     if isinstance(node, ast.AtomNode):
-        return node.atom.label in trace[i].labels
+        return node.atom.holds(trace[i], SessionFacts())
     if isinstance(node, ast.Not):
         return not holds(node.child, trace, i)
     if isinstance(node, ast.And):
@@ -74,7 +74,13 @@ def to_text(node: ast.Formula) -> str:
     if isinstance(node, ast.Const):
         return "true" if node.value else "false"
     if isinstance(node, ast.AtomNode):
-        return f'label("{node.atom.label}")'
+        atom = node.atom
+        if isinstance(atom, LabelAtom):
+            return f'label("{atom.label}")'
+        if isinstance(atom, KindAtom):
+            return atom.kind
+        word = "tool" if atom.kind == "tool_call" else "result"
+        return f"{word}({', '.join(chr(34) + p + chr(34) for p in atom.patterns)})"
     unary = {ast.Not: "not", ast.Previously: "previously", ast.Once: "once", ast.Historically: "historically",
              ast.Next: "next", ast.Eventually: "eventually", ast.Always: "always"}
     binary = {ast.And: "and", ast.Or: "or", ast.Implies: "->", ast.Since: "since", ast.Until: "until"}
@@ -100,10 +106,17 @@ def to_reelay(node: ast.Formula) -> str:
     raise AssertionError(node)
 
 
-atoms = st.sampled_from([ast.AtomNode(LabelAtom(x)) for x in LETTERS])
+label_atoms = st.sampled_from([ast.AtomNode(LabelAtom(x)) for x in LETTERS])
+# atoms on the event kind and tool name: the monitor folds these into constants per (kind, tool)
+event_atoms = st.sampled_from([
+    ast.AtomNode(KindAtom("tool_call")), ast.AtomNode(KindAtom("tool_result")),
+    ast.AtomNode(ToolAtom("tool_call", ("a",))), ast.AtomNode(ToolAtom("tool_call", ("a", "b"))),
+    ast.AtomNode(ToolAtom("tool_call", ("b*",))), ast.AtomNode(ToolAtom("tool_result", ())),
+])
 
 
 def formulas(future: bool, counts: bool = True, consts: bool = True) -> st.SearchStrategy[ast.Formula]:
+    atoms = st.one_of(label_atoms, event_atoms) if consts else label_atoms
     leaves = st.one_of(atoms, st.sampled_from([ast.Const(True), ast.Const(False)])) if consts else atoms
     unary_ops = [ast.Not, ast.Previously, ast.Once, ast.Historically]
     binary_ops = [ast.And, ast.Or, ast.Implies, ast.Since]
@@ -133,7 +146,9 @@ def traces(draw: st.DrawFn) -> list[Event]:
     for seq in range(1, size + 1):
         time += draw(st.sampled_from([0.0, 1.0, 2.5]))
         labels = draw(st.frozensets(st.sampled_from(LETTERS)))
-        out.append(Event(kind="tool_call", tool="t", seq=seq, time=time, labels=labels))
+        kind = draw(st.sampled_from(["tool_call", "tool_result", "user_message"]))
+        tool = draw(st.sampled_from(["a", "b", "bx", "c"])) if kind != "user_message" else None
+        out.append(Event(kind=kind, tool=tool, seq=seq, time=time, labels=labels))
     return out
 
 

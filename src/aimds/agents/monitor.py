@@ -65,41 +65,41 @@ class Monitor:
             raise PolicyError("max_sessions must be at least 1")
         self.policies: list[Policy] = listed
         self._compiled = compile_bodies([p.runtime_body for p in listed])  # type: ignore[misc]
-        self._step = self._compiled.step
+        self._special = self._compiled._special
         self._sessions: OrderedDict[tuple[str, str], _Session] = OrderedDict()
         self._max_sessions = max_sessions
         self.evicted = 0
 
-    def _session(self, key: tuple[str, str]) -> _Session:
-        session = self._sessions.get(key)
-        if session is None:
-            session = _Session(self._compiled.new_state())
-            self._sessions[key] = session
-            if len(self._sessions) > self._max_sessions:
-                self._sessions.popitem(last=False)
-                self.evicted += 1
-        else:
-            self._sessions.move_to_end(key)
+    def _new_session(self, key: tuple[str, str]) -> _Session:
+        session = self._sessions[key] = _Session(self._compiled.new_state())
+        if len(self._sessions) > self._max_sessions:
+            self._sessions.popitem(last=False)
+            self.evicted += 1
         return session
 
     def step(self, event: Event) -> tuple[Violation, ...]:
         """Advance the event's session by one event; return the policies it violates."""
-        session = self._session((event.agent_id, event.session_id))
-        if event.seq <= session.last_seq:
+        key = (event.agent_id, event.session_id)
+        session = self._sessions.get(key)
+        if session is None:
+            session = self._new_session(key)
+        else:
+            self._sessions.move_to_end(key)
+        seq, kind = event.seq, event.kind
+        if seq <= session.last_seq or event.time < session.last_time:
             raise InvalidInput(
-                f"event seq {event.seq} is not after {session.last_seq} in session {event.session_id!r}"
+                f"event seq {seq} at time {event.time} is not after seq {session.last_seq} at time "
+                f"{session.last_time} in session {event.session_id!r}"
             )
-        if event.time < session.last_time:
-            raise InvalidInput(f"event time {event.time} is before the previous event of the session")
-        if event.kind == "user_message" and event.content:
+        if kind == "user_message" and event.content:
             session.facts.observe_user_text(event.content)
         previous = session.last_seq
-        session.last_seq = event.seq
-        session.last_time = event.time
-        mask = self._step(session.state, event, session.facts)
+        session.last_seq, session.last_time = seq, event.time
+        step = self._special.get((kind, event.tool)) or self._compiled.step_for(kind, event.tool)
+        mask = step(session.state, event, session.facts)
         if not mask:
             return ()
-        return self._violations(mask, session.state, event.seq, previous if previous >= 0 else None)
+        return self._violations(mask, session.state, seq, previous if previous >= 0 else None)
 
     def _violations(self, mask: int, state: list[Any], seq: int, previous: int | None) -> tuple[Violation, ...]:
         found = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aimds.agents.ltl import ast
@@ -37,6 +37,20 @@ class CompiledSet:
     deque_sizes: dict[int, int]
     slots_per_body: list[list[TemporalSlot]]
     source: str
+    bodies: list[ast.Formula] = field(default_factory=list)
+    table: Any = None
+    _special: dict[tuple[str, str | None], StepFn] = field(default_factory=dict)
+
+    def step_for(self, kind: str, tool: str | None) -> StepFn:
+        """A step function specialised to one (event kind, tool) pair: atoms on the kind and tool
+        are constants there, so most policies reduce to nothing. Built on first use, bounded."""
+        special = self._special.get((kind, tool))
+        if special is None:
+            if len(self._special) >= MAX_SPECIALISATIONS:
+                return self.step
+            special = _generate(self.bodies, self.table, _fold_for(kind, tool))[0]
+            self._special[(kind, tool)] = special
+        return special
 
     def new_state(self) -> list[Any]:
         state = list(self.template)
@@ -59,12 +73,15 @@ class CompiledSet:
 
 
 class _Generator:
-    def __init__(self) -> None:
+    """Emits Python for the bodies. With ``fold`` set, atoms it can decide (event kind, tool name)
+    become constants and the code is simplified around them; slots come from the shared table."""
+
+    def __init__(self, table: "_SlotTable", fold: Callable[[Any], bool | None] | None = None) -> None:
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {}
-        self.template: list[Any] = []
-        self.deque_sizes: dict[int, int] = {}
-        self.memo: dict[Any, tuple[str, list[TemporalSlot]]] = {}
+        self.table = table
+        self.fold = fold
+        self.emitted: dict[int, str] = {}
         self.current_slots: list[TemporalSlot] = []
         self.counter = 0
 
@@ -74,102 +91,176 @@ class _Generator:
         self.namespace[name] = value
         return name
 
-    def slot(self, initial: Any) -> int:
-        self.template.append(initial)
-        return len(self.template) - 1
-
     def expr(self, node: ast.Formula) -> str:
         if isinstance(node, ast.Const):
             return "True" if node.value else "False"
         if isinstance(node, ast.AtomNode):
+            known = self.fold(node.atom) if self.fold is not None else None
+            if known is not None:
+                return "True" if known else "False"
             inline = node.atom.inline(self.name_for)
             return inline if inline is not None else f"{self.name_for(node.atom.holds)}(e, sx)"
         if isinstance(node, ast.Not):
-            return f"(not {self.expr(node.child)})"
-        if isinstance(node, ast.And):
-            return f"({self.expr(node.left)} and {self.expr(node.right)})"
-        if isinstance(node, ast.Or):
-            return f"({self.expr(node.left)} or {self.expr(node.right)})"
-        if isinstance(node, ast.Implies):
-            return f"((not {self.expr(node.left)}) or {self.expr(node.right)})"
+            child = self.expr(node.child)
+            return {"True": "False", "False": "True"}.get(child, f"(not {child})")
+        if isinstance(node, (ast.And, ast.Or, ast.Implies)):
+            left, right = self.expr(node.left), self.expr(node.right)  # both: they may emit state updates
+            if isinstance(node, ast.Implies):
+                left = {"True": "False", "False": "True"}.get(left, f"(not {left})")
+            absorbing, neutral = ("False", "True") if isinstance(node, ast.And) else ("True", "False")
+            if absorbing in (left, right):
+                return absorbing
+            if left == neutral:
+                return right
+            if right == neutral:
+                return left
+            return f"({left} {'and' if isinstance(node, ast.And) else 'or'} {right})"
         if isinstance(node, ast.PAST):
             return self.temporal(node)
         raise PolicyError("future-time operators (next, eventually, always, until) cannot be monitored at "
                           "run time; use them in offline checks")
 
     def temporal(self, node: ast.Formula) -> str:
-        try:
-            cached = self.memo.get(node)
-        except TypeError:  # an unhashable atom: no sharing, still correct
-            cached = None
-        if cached is not None:
-            self.current_slots.extend(cached[1])
-            return cached[0]
+        slot = self.table.slot_for(node)
+        if id(slot) in self.emitted:
+            self.current_slots.extend(self.table.nested[slot])
+            return self.emitted[id(slot)]
         start = len(self.current_slots)
-        result, slot = self._emit(node)
+        result = self._emit(node, slot)
         self.current_slots.append(slot)
-        try:
-            self.memo[node] = (result, self.current_slots[start:])
-        except TypeError:
-            pass
+        self.table.nested.setdefault(slot, self.current_slots[start:])
+        self.emitted[id(slot)] = result
         return result
 
-    def _emit(self, node: ast.Formula) -> tuple[str, TemporalSlot]:
-        add = self.lines.append
+    def _emit(self, node: ast.Formula, slot: TemporalSlot) -> str:
+        add, value, witness = self.lines.append, slot.value, slot.witness
         if isinstance(node, ast.Previously):
             child = self.expr(node.child)
-            value = self.slot(False)
-            local = f"y{value}"
-            add(f"{local} = st[{value}]")
+            add(f"y{value} = st[{value}]")
             add(f"st[{value}] = {child}")
-            return local, TemporalSlot("previously", value, -1)
+            return f"y{value}"
         if isinstance(node, ast.Once):
             child = self.expr(node.child)
-            value, witness = self.slot(False), self.slot(-1)
-            add(f"if not st[{value}] and {child}:")
-            add(f"    st[{value}] = True; st[{witness}] = e.seq")
-            return f"st[{value}]", TemporalSlot("once", value, witness)
+            if child != "False":
+                add(f"if not st[{value}] and {child}:")
+                add(f"    st[{value}] = True; st[{witness}] = e.seq")
+            return f"st[{value}]"
         if isinstance(node, ast.Historically):
             child = self.expr(node.child)
-            value, witness = self.slot(True), self.slot(-1)
-            add(f"if st[{value}] and not {child}:")
-            add(f"    st[{value}] = False; st[{witness}] = e.seq")
-            return f"st[{value}]", TemporalSlot("historically", value, witness)
+            if child != "True":
+                add(f"if st[{value}] and not {child}:")
+                add(f"    st[{value}] = False; st[{witness}] = e.seq")
+            return f"st[{value}]"
         if isinstance(node, ast.Since):
             left, right = self.expr(node.left), self.expr(node.right)
-            value, witness = self.slot(False), self.slot(-1)
-            add(f"if {right}:")
-            add(f"    st[{value}] = True; st[{witness}] = e.seq")
-            add(f"elif st[{value}] and not {left}:")
-            add(f"    st[{value}] = False")
-            return f"st[{value}]", TemporalSlot("since", value, witness)
+            if right == "True":
+                add(f"st[{value}] = True; st[{witness}] = e.seq")
+            elif right == "False":
+                if left == "False":
+                    add(f"st[{value}] = False")
+                elif left != "True":
+                    add(f"if st[{value}] and not {left}:")
+                    add(f"    st[{value}] = False")
+            else:
+                add(f"if {right}:")
+                add(f"    st[{value}] = True; st[{witness}] = e.seq")
+                if left != "True":
+                    add(f"elif st[{value}] and not {left}:")
+                    add(f"    st[{value}] = False")
+            return f"st[{value}]"
         if isinstance(node, ast.Count):
             child = self.expr(node.child)
-            value = self.slot(None)
-            self.deque_sizes[value] = node.bound + 1
             add(f"q = st[{value}]")
-            add(f"if {child}:")
-            add("    q.append((e.time, e.seq))")
+            if child != "False":
+                add(f"if {child}:")
+                add("    q.append((e.time, e.seq))")
             if node.window is not None:
                 add(f"while q and e.time - q[0][0] >= {node.window!r}:")
                 add("    q.popleft()")
-            return f"(len(st[{value}]) {node.op} {node.bound})", TemporalSlot("count", value, -1)
+            return f"(len(st[{value}]) {node.op} {node.bound})"
         raise PolicyError(f"unsupported node {type(node).__name__}")  # pragma: no cover
+
+
+class _SlotTable:
+    """State slots per temporal sub-formula, shared by every specialisation of one policy set.
+    Structurally equal sub-formulas (in any policy) share a slot."""
+
+    def __init__(self) -> None:
+        self.template: list[Any] = []
+        self.deque_sizes: dict[int, int] = {}
+        self.by_node: dict[Any, TemporalSlot] = {}
+        self.by_id: dict[int, TemporalSlot] = {}
+        self.nested: dict[TemporalSlot, list[TemporalSlot]] = {}
+
+    def slot_for(self, node: ast.Formula) -> TemporalSlot:
+        try:
+            found = self.by_node.get(node)
+        except TypeError:  # an unhashable atom: no sharing, still correct
+            found = self.by_id.get(id(node))
+        if found is not None:
+            return found
+        op = {ast.Previously: "previously", ast.Once: "once", ast.Historically: "historically",
+              ast.Since: "since", ast.Count: "count"}[type(node)]
+        initial = {"previously": False, "once": False, "historically": True, "since": False, "count": None}[op]
+        value = self._add(initial)
+        witness = self._add(-1) if op in ("once", "historically", "since") else -1
+        if op == "count":
+            self.deque_sizes[value] = node.bound + 1  # type: ignore[union-attr]
+        slot = TemporalSlot(op, value, witness)
+        try:
+            self.by_node[node] = slot
+        except TypeError:
+            self.by_id[id(node)] = slot
+        return slot
+
+    def _add(self, initial: Any) -> int:
+        self.template.append(initial)
+        return len(self.template) - 1
+
+
+def _generate(bodies: Sequence[ast.Formula], table: _SlotTable,
+              fold: Callable[[Any], bool | None] | None) -> tuple[StepFn, list[list[TemporalSlot]], str]:
+    gen = _Generator(table, fold)
+    slots_per_body: list[list[TemporalSlot]] = []
+    for index, body in enumerate(bodies):
+        gen.current_slots = []
+        check = gen.expr(body)
+        if check != "True":
+            gen.lines.append(f"if not {check}:")
+            gen.lines.append(f"    v |= {1 << index}")
+        slots_per_body.append(list(dict.fromkeys(gen.current_slots)))
+    source = "def step(st, e, sx):\n    v = 0\n" + "".join(f"    {line}\n" for line in gen.lines) + "    return v\n"
+    code = compile(source, "<aimds-policies>", "exec")
+    exec(code, gen.namespace)  # noqa: S102 - source generated above from parsed formulas only
+    return gen.namespace["step"], slots_per_body, source
+
+
+def _fold_for(kind: str, tool: str | None) -> Callable[[Any], bool | None]:
+    from aimds.agents.ltl.atoms import KindAtom, ToolAtom
+
+    probe = _Probe(kind, tool)
+
+    def fold(atom: Any) -> bool | None:
+        if isinstance(atom, (KindAtom, ToolAtom)):
+            return atom.holds(probe, None)  # type: ignore[arg-type]
+        return None
+
+    return fold
+
+
+@dataclass(frozen=True)
+class _Probe:
+    kind: str
+    tool: str | None
+
+
+MAX_SPECIALISATIONS = 1024
 
 
 def compile_bodies(bodies: Sequence[ast.Formula]) -> CompiledSet:
     """Compile invariant bodies (past-time formulas); ``step`` returns a bitmask of violated ones."""
     if len(bodies) > 4096:
         raise PolicyError("at most 4096 runtime policies in one set")
-    gen = _Generator()
-    slots_per_body: list[list[TemporalSlot]] = []
-    for index, body in enumerate(bodies):
-        gen.current_slots = []
-        check = gen.expr(body)
-        gen.lines.append(f"if not {check}:")
-        gen.lines.append(f"    v |= {1 << index}")
-        slots_per_body.append(list(dict.fromkeys(gen.current_slots)))
-    source = "def step(st, e, sx):\n    v = 0\n" + "".join(f"    {line}\n" for line in gen.lines) + "    return v\n"
-    code = compile(source, "<aimds-policies>", "exec")
-    exec(code, gen.namespace)  # noqa: S102 - source generated above from parsed formulas only
-    return CompiledSet(gen.namespace["step"], gen.template, gen.deque_sizes, slots_per_body, source)
+    table = _SlotTable()
+    step, slots_per_body, source = _generate(bodies, table, None)
+    return CompiledSet(step, table.template, table.deque_sizes, slots_per_body, source, list(bodies), table)
