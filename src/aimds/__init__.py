@@ -19,6 +19,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Action",
+    "AgentDefense",
+    "Event",
+    "OutputScanner",
+    "Policy",
+    "StreamBlocked",
     "AimdsError",
     "Blocked",
     "ConfigError",
@@ -39,11 +44,21 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    # Guard pulls in the detectors and their models; importing it lazily keeps `import aimds`
-    # cheap for code that only needs the types (the server's schemas, the agent runtime).
-    if name == "Guard":
-        from aimds.guard import Guard
+_LAZY = {
+    "Guard": "aimds.guard",
+    "AgentDefense": "aimds.agents",
+    "Event": "aimds.agents",
+    "Policy": "aimds.agents",
+    "OutputScanner": "aimds.output",
+    "StreamBlocked": "aimds.output",
+}
 
-        return Guard
+
+def __getattr__(name: str):
+    # Guard pulls in the detectors and their models, the agent runtime its policy compiler;
+    # importing them lazily keeps `import aimds` cheap for code that only needs the types.
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'aimds' has no attribute {name!r}")

@@ -86,6 +86,8 @@ class Guard:
             vault=Vault(store, ttl=self.settings.vault_ttl, key=key) if self.settings.redact_mode == "anonymize" else None,
         )
         self._output: Any = None
+        self._store = store
+        self._agents: Any = None
 
     # --- public API ---------------------------------------------------------------------------
     def check(
@@ -167,6 +169,24 @@ class Guard:
                 redactor=self.redactor,
             )
         return self._output
+
+    @property
+    def agents(self) -> Any:
+        """The agent runtime defence (`aimds.agents.AgentDefense`) bound to this guard, with the
+        shipped policy library; build your own `AgentDefense(guard, policies=...)` for others."""
+        if self._agents is None:
+            from aimds.agents.defense import AgentDefense
+
+            self._agents = AgentDefense(self, store=self._store, fail_closed=self.settings.fail_closed)
+        return self._agents
+
+    def record(self, event: Any) -> Any:
+        """Record one agent event (message, tool call, tool result) and decide on it."""
+        return self.agents.record(event)
+
+    def tool(self, name: str | None = None, **kwargs: Any) -> Any:
+        """Decorator: ``@guard.tool("send_email")`` checks each call before it runs and scans its result."""
+        return self.agents.tool(name, **kwargs)
 
     def add_listener(self, listener: Listener) -> None:
         """Called with every verdict (the record stage: audit, metrics). Errors are logged, not raised."""
