@@ -16,6 +16,7 @@ from aimds.detect.base import Detector
 REGISTRY: dict[str, str] = {
     "signatures": "aimds.detect.signatures:create",
     "exfiltration": "aimds.detect.exfiltration:create",
+    "intent": "aimds.detect.intent:create",
     "pii": "aimds.detect.pii:create",
     "secrets": "aimds.detect.secrets:create",
     "learned": "aimds.detect.learned:create",

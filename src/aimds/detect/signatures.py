@@ -67,7 +67,7 @@ def mention_context(text: str, start: int, end: int) -> tuple[float, str]:
     """
     factor, notes = 1.0, []
     before = text[max(0, start - 3):start]
-    if any(q in before for q in _QUOTES) and any(q in text[end:end + 80].split("\n", 1)[0] for q in _QUOTES):
+    if any(q in before for q in _QUOTES) and any(q in text[start:end + 80].split("\n", 1)[0] for q in _QUOTES):
         factor *= 0.6
         notes.append("quoted")
     if _NEGATED.search(text[max(0, start - 30):start]):

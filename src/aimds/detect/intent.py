@@ -1,0 +1,222 @@
+"""Intent detector: what each sentence tries to make the model do, in many languages.
+
+Signature rules need exact wording and the learned model needs to have seen the language; this
+detector generalises both ways by looking for *combinations* of word classes within one sentence
+(an action against the model's constraints next to the constraints themselves, addressed to the
+model). The classes and combinations are data (``rules/intent.yaml``); all classes are found in one
+Hyperscan pass, and the per-sentence scoring is a few set operations.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from bisect import bisect_right
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from aimds.config import Settings
+from aimds.detect.rulepack import _byte_to_char_mapper
+from aimds.detect.signatures import mention_context
+from aimds.errors import RulePackError
+from aimds.text.views import Prepared, View
+from aimds.types import Finding, ThreatKind
+
+try:
+    import hyperscan
+except ImportError:  # pragma: no cover - platforms without a hyperscan wheel
+    hyperscan = None
+
+_SENTENCE_END = re.compile(r"[.!?;\n\u3002\uff01\uff1f\u061f\u0964]+")
+_MAX_SENTENCE_CHARS = 600  # a "sentence" without punctuation is cut into windows this long
+
+
+@dataclass(frozen=True, slots=True)
+class Combo:
+    id: str
+    kind: ThreatKind
+    all: frozenset[str]
+    any: frozenset[str]
+    boost: frozenset[str]
+    score: float
+    boosted: float
+    reason: str
+
+    def score_for(self, present: set[str]) -> float | None:
+        if not self.all <= present or (self.any and not self.any & present):
+            return None
+        return self.boosted if self.boost & present else self.score
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    classes: dict[str, tuple[str, ...]]
+    combos: tuple[Combo, ...]
+
+    @classmethod
+    def load(cls, text: str | None = None) -> "Lexicon":
+        raw = yaml.safe_load(text if text is not None else
+                             resources.files("aimds.detect").joinpath("rules", "intent.yaml").read_text("utf-8"))
+        try:
+            classes = {
+                name: tuple(sorted({str(stem) for stems in by_language.values() for stem in stems}))
+                for name, by_language in raw["classes"].items()
+            }
+            combos = tuple(
+                Combo(c["id"], ThreatKind(c["kind"]), frozenset(c["all"]), frozenset(c.get("any", ())),
+                      frozenset(c.get("boost", ())), float(c["score"]), float(c["boosted"]), c["reason"])
+                for c in raw["combos"]
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RulePackError(f"intent lexicon is invalid: {exc}") from None
+        for name, stems in classes.items():
+            bad = [s for s in stems if s != s.lower() or not s.strip()]
+            if bad:
+                raise RulePackError(f"intent lexicon class {name}: stems must be lower-case and non-blank: {bad[:3]}")
+        for combo in combos:
+            unknown = (combo.all | combo.any | combo.boost) - set(classes)
+            if unknown:
+                raise RulePackError(f"intent combo {combo.id} names unknown classes {sorted(unknown)}")
+        return cls(classes, combos)
+
+
+class _ClassMatcher:
+    """Positions (character ends) of every class hit in a lower-cased text."""
+
+    def __init__(self, classes: dict[str, tuple[str, ...]]) -> None:
+        self.names = tuple(classes)
+        expressions: list[bytes] = []
+        ids: list[int] = []
+        for index, stems in enumerate(classes.values()):
+            word_start = [re.escape(s) for s in stems if s[0].isascii() and s[0].isalnum()]
+            anywhere = [re.escape(s) for s in stems if not (s[0].isascii() and s[0].isalnum())]
+            if word_start:
+                expressions.append(("\\b(?:" + "|".join(word_start) + ")").encode("utf-8"))
+                ids.append(index)
+            if anywhere:
+                expressions.append(("(?:" + "|".join(anywhere) + ")").encode("utf-8"))
+                ids.append(index)
+        self._fallback = [(ids[i], re.compile(e.decode("utf-8"))) for i, e in enumerate(expressions)]
+        self._db = None
+        self._local = threading.local()
+        if hyperscan is not None:
+            from aimds.detect.hscache import compile_database
+
+            self._db = compile_database(expressions, list(range(len(expressions))), [0] * len(expressions))
+            self._ids = ids
+
+    def hits(self, text: str) -> list[tuple[int, int]]:
+        """``(end, class_index)`` pairs, unordered."""
+        if self._db is None:
+            return [(m.end(), cls) for cls, rx in self._fallback for m in rx.finditer(text)]
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self._db)
+        data = text.encode("utf-8", "surrogatepass")
+        found: list[tuple[int, int]] = []
+        ids = self._ids
+
+        def on_match(expr: int, start: int, end: int, flags: int, ctx: Any) -> None:
+            found.append((end, ids[expr]))
+
+        self._db.scan(data, match_event_handler=on_match, scratch=scratch)
+        if found and len(data) != len(text):
+            to_char = _byte_to_char_mapper(text, data)
+            found = [(to_char(end), cls) for end, cls in found]
+        return found
+
+
+class IntentDetector:
+    name = "intent"
+    tier = "fast"
+
+    def __init__(self, lexicon: Lexicon | None = None) -> None:
+        self.lexicon = lexicon or Lexicon.load()
+        self.kinds = frozenset(c.kind for c in self.lexicon.combos)
+        self._matcher = _ClassMatcher(self.lexicon.classes)
+        self._names = self._matcher.names
+
+    def scan(self, prepared: Prepared) -> list[Finding]:
+        best: dict[str, Finding] = {}
+        for view in prepared.views:
+            for finding in self._scan_view(view):
+                current = best.get(finding.rule_id or "")
+                if current is None or finding.score > current.score:
+                    best[finding.rule_id or ""] = finding
+        return list(best.values())
+
+    def _scan_view(self, view: View) -> list[Finding]:
+        lowered = view.text.lower()
+        text = lowered if len(lowered) == len(view.text) else view.text
+        hits = self._matcher.hits(text)
+        if not hits:
+            return []
+        bounds = _sentence_bounds(text)
+        starts = [s for s, _ in bounds]
+        by_sentence: dict[int, set[str]] = {}
+        first_hit: dict[tuple[int, str], int] = {}
+        for end, cls in hits:
+            i = max(bisect_right(starts, max(end - 1, 0)) - 1, 0)
+            name = self._names[cls]
+            by_sentence.setdefault(i, set()).add(name)
+            first_hit[i, name] = min(first_hit.get((i, name), end), end)
+        findings = []
+        for i, present in by_sentence.items():
+            if len(present) < 2 and "mine" not in present:
+                continue
+            for combo in self.lexicon.combos:
+                score = combo.score_for(present)
+                if score is None:
+                    continue
+                start, end = bounds[i]
+                note = ""
+                if view.origin is None:
+                    first = min(first_hit[i, name] for name in combo.all)
+                    factor, note = mention_context(text, _word_start(text, first, start), _core_end(text, start, end))
+                    score *= factor
+                findings.append(Finding(
+                    kind=combo.kind, detector=self.name, score=score,
+                    reason=f"{combo.reason} ({', '.join(sorted(present & (combo.all | combo.any | combo.boost)))})" + note,
+                    span=view.to_original(start, end), rule_id=combo.id, view=view.name,
+                ))
+        return findings
+
+
+def _word_start(text: str, end: int, floor: int) -> int:
+    """Start of the word a class hit ends in, so quotes just before it are seen."""
+    pos = end - 1
+    while pos > floor and (text[pos - 1].isalnum() or text[pos - 1] == "-"):
+        pos -= 1
+    return max(pos, floor)
+
+
+def _core_end(text: str, start: int, end: int) -> int:
+    """The sentence without its closing punctuation, so a question mark after it is seen."""
+    while end > start and text[end - 1] in ".!?;\n\u3002\uff01\uff1f\u061f\u0964":
+        end -= 1
+    return end
+
+
+def _sentence_bounds(text: str) -> list[tuple[int, int]]:
+    bounds, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        bounds.extend(_windows(text, start, m.end()))
+        start = m.end()
+    if start < len(text):
+        bounds.extend(_windows(text, start, len(text)))
+    return bounds or [(0, len(text))]
+
+
+def _windows(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    while start < end and text[start].isspace():
+        start += 1
+    if end - start <= _MAX_SENTENCE_CHARS:
+        return [(start, end)] if end > start else []
+    return [(s, min(s + _MAX_SENTENCE_CHARS, end)) for s in range(start, end, _MAX_SENTENCE_CHARS)]
+
+
+def create(settings: Settings) -> IntentDetector:
+    return IntentDetector()
