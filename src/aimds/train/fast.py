@@ -216,17 +216,21 @@ def _template_groups(examples: Sequence[Example], folds: int, seed: int) -> list
     return [set(types[i::folds]) for i in range(folds)]
 
 
-def train_fast(data_dir: Path, out_dir: Path, seed: int = 0, progress: Progress | None = None,
-               cfg: FastConfig = FastConfig()) -> dict:
-    """Build the corpus, run LOSO + template hold-out validation, fit, calibrate, write the artifact.
+@dataclass
+class OutOfFold:
+    """Every example scored by a model that never saw its source (or its generated format)."""
 
-    Writes ``fast_model.npz``, ``metrics.json`` and ``MODEL_CARD.md`` into ``out_dir`` and returns
-    the metrics. Deterministic for a given ``seed`` and data folder.
-    """
-    started = time.time()
-    report = progress or (lambda stage, frac: None)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    examples: list[Example]
+    rows: Rows
+    prob: np.ndarray
+    scored: np.ndarray
+    groups: list[set[str]]
+    calibration: tuple[float, float]
+
+
+def out_of_fold(data_dir: Path, seed: int = 0, cfg: FastConfig = FastConfig(),
+                report: Callable[[str, float], None] = lambda stage, frac: None) -> OutOfFold:
+    """Leave-one-source-out scores for the whole corpus, calibrated as the shipped model is."""
     report("building corpus", 0.0)
     examples = build_corpus(Path(data_dir), seed=seed)
     featurizer = Featurizer(cfg.bits)
@@ -264,6 +268,24 @@ def train_fast(data_dir: Path, out_dir: Path, seed: int = 0, progress: Progress 
     benign_groups.append(oof[benign & synthetic])
     cal_a, cal_b = anchored_calibration([g for g in benign_groups if g.size], cfg)
     prob = 1.0 / (1.0 + np.exp(-(cal_a * np.where(scored, oof, 0.0) + cal_b)))
+    return OutOfFold(examples, rows, prob, scored, groups, (cal_a, cal_b))
+
+
+def train_fast(data_dir: Path, out_dir: Path, seed: int = 0, progress: Progress | None = None,
+               cfg: FastConfig = FastConfig()) -> dict:
+    """Build the corpus, run LOSO + template hold-out validation, fit, calibrate, write the artifact.
+
+    Writes ``fast_model.npz``, ``metrics.json`` and ``MODEL_CARD.md`` into ``out_dir`` and returns
+    the metrics. Deterministic for a given ``seed`` and data folder.
+    """
+    started = time.time()
+    report = progress or (lambda stage, frac: None)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    oof = out_of_fold(Path(data_dir), seed, cfg, report)
+    examples, rows, prob, scored, groups = oof.examples, oof.rows, oof.prob, oof.scored, oof.groups
+    cal_a, cal_b = oof.calibration
+    labels = np.array([ex.label for ex in examples], dtype=np.int8)
 
     # 3. the shipped model: every row
     report("fitting final model", 0.97)

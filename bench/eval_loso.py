@@ -1,0 +1,96 @@
+"""Leave-one-source-out evaluation of the whole fast pipeline, not just the learned model.
+
+The learned model's score for each example comes from a model trained without that example's
+source (`aimds.train.fast.out_of_fold`); every other detector (signatures, intent, exfiltration,
+normalization findings) is hand-written and not trained on the folder. Both go through the real
+decision policy, so the figures are what `Guard` would do on a source it never saw.
+
+    python bench/eval_loso.py --data ../shared/datasets [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from aimds import Guard
+from aimds.decide.policy import DecisionPolicy
+from aimds.train.fast import out_of_fold
+from aimds.types import Finding, Role, ThreatKind
+
+LEARNED_FLOOR = 0.15  # the learned detector reports nothing below the deep-tier band
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    oof = out_of_fold(args.data, args.seed, report=lambda stage, frac: print(f"  {stage} {frac:.0%}", file=sys.stderr))
+    guard = Guard(cache_size=0, semantic="off")
+    rule_detectors = [d for d in guard.detectors if d.name not in ("learned", "pii", "secrets")]
+    policy: DecisionPolicy = guard.policy
+
+    rows = defaultdict(lambda: defaultdict(list))
+    for i, ex in enumerate(oof.examples):
+        if not oof.scored[i]:
+            continue
+        role = Role.DOCUMENT if (ex.synthetic and ex.category in ("indirect_injection", "benign")
+                                  and len(ex.text) > 400) else Role.USER
+        prepared = guard.prepare(ex.text, role)
+        findings = list(prepared.findings)
+        for detector in rule_detectors:
+            findings += detector.scan(prepared)
+        rules_action = policy.decide(findings, role).action
+        learned_p = float(oof.prob[i])
+        learned = [Finding(kind=ThreatKind.PROMPT_INJECTION, detector="learned", score=learned_p,
+                           reason="learned (out of fold)")] if learned_p >= LEARNED_FLOOR else []
+        combined = policy.decide(findings + learned, role)
+        group = _group(ex)
+        rows[group]["label"].append(ex.label)
+        rows[group]["rules"].append(rules_action.stops)
+        rows[group]["learned"].append(learned_p >= policy.thresholds[ThreatKind.PROMPT_INJECTION].review)
+        rows[group]["combined"].append(combined.action.stops)
+        if i % 2000 == 0:
+            print(f"  scored {i}/{len(oof.examples)}", file=sys.stderr)
+
+    report = {}
+    for group in sorted(rows):
+        r = rows[group]
+        label = np.array(r["label"])
+        entry = {"n": int(len(label)), "attack": bool(label[0] == 1)}
+        for system in ("rules", "learned", "combined"):
+            entry[system] = float(np.mean(r[system]))
+        report[group] = entry
+    attacks = [v for v in report.values() if v["attack"]]
+    benign = [v for v in report.values() if not v["attack"]]
+    summary = {system: {"mean_catch": float(np.mean([v[system] for v in attacks])),
+                        "mean_fpr": float(np.mean([v[system] for v in benign]))}
+               for system in ("rules", "learned", "combined")}
+    print(f"{'group':42} {'n':>6}  {'rules':>7} {'learned':>8} {'combined':>9}")
+    for group, v in report.items():
+        what = "caught" if v["attack"] else "flagged"
+        print(f"{group:42} {v['n']:6d}  {v['rules']:7.1%} {v['learned']:8.1%} {v['combined']:9.1%}  {what}")
+    for system, s in summary.items():
+        print(f"{system:9} mean catch over attack groups {s['mean_catch']:.1%}, mean false positives over benign groups {s['mean_fpr']:.2%}")
+    if args.json:
+        args.json.write_text(json.dumps({"groups": report, "summary": summary}, indent=2))
+
+
+def _group(ex) -> str:
+    side = "attack" if ex.label == 1 else "benign"
+    if ex.synthetic:
+        kind = "indirect" if ex.label == 1 else "generated"
+        return f"{side}/{kind}:{ex.family}" if ex.label == 1 else f"{side}/generated"
+    return f"{side}/{ex.family}"
+
+
+if __name__ == "__main__":
+    main()
