@@ -29,26 +29,29 @@ PROMPT = ("Please summarise the attached quarterly report for the leadership tea
           "the main cost drivers, hiring plans and any risks the finance team flagged for the next quarter. ") * 5
 PROMPT = PROMPT[:1024]
 
+# Every request carries a body never sent before (thread id and counter), so the guard's decision
+# cache cannot answer: the figures are for real checks.
 LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {key}"
 local prefix = "{prefix}"
 local batch = {batch}
-local bodies = {{}}
-for i = 1, 512 do
-  if batch == 0 then
-    bodies[i] = '{{"text": "' .. prefix .. ' #' .. i .. '"}}'
-  else
-    local parts = {{}}
-    for j = 1, batch do parts[j] = '"' .. prefix .. ' ' .. j .. ' #' .. i .. '"' end
-    bodies[i] = '{{"texts": [' .. table.concat(parts, ",") .. ']}}'
-  end
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
 end
 local n = 0
 request = function()
-  n = n % 512 + 1
-  return wrk.format(nil, nil, nil, bodies[n])
+  n = n + 1
+  local tag = tid .. "-" .. n
+  if batch == 0 then
+    return wrk.format(nil, nil, nil, '{{"text": "' .. prefix .. ' #' .. tag .. '"}}')
+  end
+  local parts = {{}}
+  for j = 1, batch do parts[j] = '"' .. prefix .. ' ' .. j .. ' #' .. tag .. '"' end
+  return wrk.format(nil, nil, nil, '{{"texts": [' .. table.concat(parts, ",") .. ']}}')
 end
 """
 

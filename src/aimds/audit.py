@@ -14,12 +14,13 @@ transaction (group commit) and resolves each caller only after the commit.
 from __future__ import annotations
 
 import hashlib
+import logging
 import hmac
 import os
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +96,12 @@ def decision_entry(
             for f in verdict.get("findings", ())
         ],
     }
+
+
+def action_entry(event: str, actor: str, client: str | None = None, **details: Any) -> dict[str, Any]:
+    """The audit record of an administrative action (quarantine, release, review decision, canary).
+    ``details`` hold ids and reasons given by administrators, never checked text."""
+    return {"event": event, "ts": time.time(), "actor": actor, "client": client} | details
 
 
 @dataclass(frozen=True)
@@ -207,13 +214,30 @@ def verify_records(
     return VerifyResult(True, count, expected_seq - 1, prev)
 
 
-class AuditWriter:
-    """Group commit: one background thread turns many concurrent submissions into few durable writes."""
+Done = Callable[[list[int] | None, BaseException | None], None]
+KvBuilder = Callable[[list[int]], list[tuple[str, bytes]]]
 
-    def __init__(self, log: AuditLog, max_batch: int = 512) -> None:
+
+@dataclass(slots=True)
+class _Job:
+    entries: list[dict[str, Any]]
+    kv: KvBuilder | None
+    done: Done
+
+
+class AuditWriter:
+    """Group commit: one background thread turns many concurrent submissions into few durable writes.
+
+    A submission may also carry values to store once its records are committed (the server keeps
+    verdicts this way), so the request path pays for neither the fsync nor the value write. Each
+    submitter learns the outcome through its ``done`` callback, called on the writer thread.
+    """
+
+    def __init__(self, log: AuditLog, max_batch: int = 512, kv_store: Any = None, kv_ttl: float | None = None) -> None:
         self.log = log
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[int]] | None] = queue.SimpleQueue()
+        self._kv_store, self._kv_ttl = kv_store, kv_ttl
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread()
         self.start()
 
@@ -227,9 +251,20 @@ class AuditWriter:
     def running(self) -> bool:
         return self._thread.is_alive()
 
+    def submit_many(self, entries: list[dict[str, Any]], done: Done, kv: KvBuilder | None = None) -> None:
+        """Queue records; ``done(seqs, None)`` after they (and ``kv(seqs)``) are committed, else ``done(None, error)``."""
+        self._queue.put(_Job(entries, kv, done))
+
     def submit(self, entry: dict[str, Any]) -> Future[int]:
         future: Future[int] = Future()
-        self._queue.put((entry, future))
+
+        def done(seqs: list[int] | None, error: BaseException | None) -> None:
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(seqs[0])  # type: ignore[index]
+
+        self.submit_many([entry], done)
         return future
 
     def write(self, entry: dict[str, Any], timeout: float | None = None) -> int:
@@ -237,11 +272,11 @@ class AuditWriter:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            job = self._queue.get()
+            if job is None:
                 return
-            batch = [item]
-            while len(batch) < self._max_batch:
+            batch, records = [job], len(job.entries)
+            while records < self._max_batch:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
@@ -250,20 +285,35 @@ class AuditWriter:
                     self._commit(batch)
                     return
                 batch.append(nxt)
+                records += len(nxt.entries)
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[dict[str, Any], Future[int]]]) -> None:
+    def _commit(self, batch: list[_Job]) -> None:
         try:
-            seqs = self.log.append([entry for entry, _ in batch])
+            seqs = self.log.append([entry for job in batch for entry in job.entries])
+            per_job, start = [], 0
+            for job in batch:
+                per_job.append(seqs[start:start + len(job.entries)])
+                start += len(job.entries)
+            values = [kv for job, own in zip(batch, per_job) if job.kv is not None for kv in job.kv(own)]
+            if values:
+                self._kv_store.set_many(values, self._kv_ttl)
         except Exception as exc:  # noqa: BLE001 - every waiting caller must learn the write failed
-            for _, future in batch:
-                future.set_exception(exc)
+            for job in batch:
+                _notify(job.done, None, exc)
             return
-        for (_, future), seq in zip(batch, seqs):
-            future.set_result(seq)
+        for job, own in zip(batch, per_job):
+            _notify(job.done, own, None)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop."""
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout)
+
+
+def _notify(done: Done, seqs: list[int] | None, error: BaseException | None) -> None:
+    try:
+        done(seqs, error)
+    except Exception:  # noqa: BLE001 - one broken callback must not stop the writer
+        logging.getLogger("aimds.audit").exception("audit writer callback failed")

@@ -41,5 +41,9 @@ def build(settings: ServerSettings | None = None) -> Starlette:
     server_section, guard_section = read_config(os.environ.get("AIMDS_CONFIG"))
     settings = settings or load_server_settings(server_section)
     configure(settings.log_level)
-    guard = Guard(load_settings(None, **guard_section)) if guard_section else Guard()
-    return create_app(settings, guard=guard)
+    from aimds.store.factory import open_store
+
+    store = open_store(settings.store_location, data_dir=settings.data_dir)
+    # The guard shares the server's store, so anonymize-mode vault entries are seen by every instance.
+    guard = Guard(load_settings(None, **guard_section), store=store) if guard_section else Guard(store=store)
+    return create_app(settings, guard=guard, store=store)

@@ -12,6 +12,8 @@ Link = Callable[[bytes | None, int, bytes], bytes]
 
 
 class MemoryStore:
+    inline_writes = True  # no I/O: the server writes to it on the event loop instead of a writer thread
+
     def __init__(self, clock: Callable[[], float] = time.monotonic, max_buckets: int = 100_000) -> None:
         self._clock = clock
         self._lock = threading.Lock()
@@ -83,14 +85,21 @@ class MemoryStore:
             return [(start + i + 1, rec) for i, rec in enumerate(log[start : start + limit])]
 
     def take_tokens(self, key: str, rate: float, burst: float, cost: float = 1.0) -> tuple[bool, float]:
+        return self.take_tokens_many([(key, rate, burst, cost)])[0]
+
+    def take_tokens_many(self, buckets: list[tuple[str, float, float, float]]) -> list[tuple[bool, float]]:
+        """Several buckets (key, rate, burst, cost) under one lock: the server's per-request limit check."""
         with self._lock:
             now = self._clock()
-            tokens, last, _ = self._buckets.get(key, (burst, now, now))
-            allowed, tokens, wait = refill(tokens, last, now, rate, burst, cost)
-            self._buckets[key] = (tokens, now, now + (burst - tokens) / rate)
+            out = []
+            for key, rate, burst, cost in buckets:
+                tokens, last, _ = self._buckets.get(key, (burst, now, now))
+                allowed, tokens, wait = refill(tokens, last, now, rate, burst, cost)
+                self._buckets[key] = (tokens, now, now + (burst - tokens) / rate)
+                out.append((allowed, wait))
             if len(self._buckets) > self._max_buckets:
                 self._forget_full_buckets(now)
-            return allowed, wait
+            return out
 
     def _forget_full_buckets(self, now: float) -> None:
         """A bucket that has refilled is the same as no bucket, so one address per request can't grow memory."""

@@ -24,25 +24,31 @@ if created and tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]
 return total
 """
 
-# Returns {allowed (0/1), milliseconds until allowed}. Tokens are kept as strings to stay exact.
+# One bucket per key; ARGV holds (rate, burst, cost) per key. Returns {allowed (0/1), ms until
+# allowed} per key. Tokens are kept as strings to stay exact. One script = one round trip for all.
 _TAKE_TOKENS = """
-local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'last')
-local tokens, last = tonumber(state[1]), tonumber(state[2])
-if tokens == nil then tokens, last = burst, now end
-tokens = math.min(burst, tokens + math.max(0, now - last) * rate)
-local allowed, wait = 0, 0
-if tokens >= cost then
-  tokens = tokens - cost
-  allowed = 1
-else
-  wait = (cost - tokens) / rate
+local out = {}
+for i, key in ipairs(KEYS) do
+  local rate, burst, cost = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
+  local state = redis.call('HMGET', key, 'tokens', 'last')
+  local tokens, last = tonumber(state[1]), tonumber(state[2])
+  if tokens == nil then tokens, last = burst, now end
+  tokens = math.min(burst, tokens + math.max(0, now - last) * rate)
+  local allowed, wait = 0, 0
+  if tokens >= cost then
+    tokens = tokens - cost
+    allowed = 1
+  else
+    wait = (cost - tokens) / rate
+  end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'last', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil((burst - tokens) / rate * 1000) + 1000)
+  out[2*i-1] = allowed
+  out[2*i] = math.ceil(wait * 1000)
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'last', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
-return {allowed, math.ceil(wait * 1000)}
+return out
 """
 
 _PREFIX = "aimds:"
@@ -128,10 +134,17 @@ class RedisStore:
         return [(start + i + 1, rec) for i, rec in enumerate(rows)]
 
     def take_tokens(self, key: str, rate: float, burst: float, cost: float = 1.0) -> tuple[bool, float]:
-        if rate <= 0 or burst <= 0:
-            raise ValueError("token bucket needs a positive rate and burst")
-        allowed, wait_ms = self._call(self._take, keys=[self._k("bucket:" + key)], args=[rate, burst, cost])
-        return bool(allowed), int(wait_ms) / 1000.0
+        return self.take_tokens_many([(key, rate, burst, cost)])[0]
+
+    def take_tokens_many(self, buckets: list[tuple[str, float, float, float]]) -> list[tuple[bool, float]]:
+        """Several buckets (key, rate, burst, cost) in one script: one round trip per request."""
+        args: list[float] = []
+        for _, rate, burst, cost in buckets:
+            if rate <= 0 or burst <= 0:
+                raise ValueError("token bucket needs a positive rate and burst")
+            args += (rate, burst, cost)
+        flat = self._call(self._take, keys=[self._k("bucket:" + key) for key, *_ in buckets], args=args)
+        return [(bool(flat[i]), int(flat[i + 1]) / 1000.0) for i in range(0, len(flat), 2)]
 
     def ping(self) -> bool:
         try:

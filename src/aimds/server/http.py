@@ -1,0 +1,86 @@
+"""Small HTTP helpers the route modules share: JSON responses, query and path parameters, deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from aimds.auth import Principal
+from aimds.server.errors import ApiError
+
+if TYPE_CHECKING:
+    from aimds.server.service import Service
+
+Handler = Callable[["Service", Request, "Principal | None"], Awaitable[Response]]
+T = TypeVar("T")
+
+ID_PATTERN = r"^[A-Za-z0-9_.:@/-]{1,200}$"
+_ID = re.compile(ID_PATTERN[1:-1])
+MAX_PAGE = 1000
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+def request_id_of(request: Request) -> str:
+    given = request.headers.get("x-request-id", "")
+    if 0 < len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum():
+        return given
+    return uuid.uuid4().hex[:16]
+
+
+def is_id(value: object) -> bool:
+    """Session, agent and item ids: 1-200 characters of a safe alphabet (they end up in store keys)."""
+    return type(value) is str and _ID.fullmatch(value) is not None
+
+
+def path_id(request: Request, name: str) -> str:
+    value = request.path_params[name]
+    if not is_id(value):
+        raise ApiError(422, "validation_error", f"{name} must be 1-200 characters of A-Z a-z 0-9 _ . : @ / -",
+                       field=name)
+    return value
+
+
+def int_param(request: Request, name: str, default: int, low: int = 0, high: int = 2**62) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(422, "validation_error", f"{name} must be an integer in [{low}, {high}]", field=name)
+    return int(raw)
+
+
+def float_param(request: Request, name: str) -> float | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value == value or value in (float("inf"), float("-inf")):
+        raise ApiError(422, "validation_error", f"{name} must be a number (Unix time)", field=name)
+    return value
+
+
+if sys.version_info >= (3, 11):
+
+    async def within(awaitable: Awaitable[T], seconds: float) -> T:
+        """Await with a deadline; `asyncio.timeout` costs a timer, where `wait_for` used to cost a task."""
+        async with asyncio.timeout(seconds):
+            return await awaitable
+
+else:  # pragma: no cover - Python 3.10
+
+    async def within(awaitable: Awaitable[T], seconds: float) -> T:
+        return await asyncio.wait_for(awaitable, seconds)

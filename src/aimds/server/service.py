@@ -1,0 +1,398 @@
+"""What every route shares, one per worker process: the guard, the store, auth, limits, audit, metrics.
+
+`Service.endpoint` wraps each handler in the per-request pipeline: request id, authentication, both
+rate limits (client address and key) in one store call, role check, the handler, then metrics and one
+JSON log line. No Starlette middleware (it costs a task per request); errors become `ApiError`
+responses. A decision is answered only after its audit record is durably committed, by the group-commit
+writer thread, which also stores the verdict (unless the store failure mode is "open" and the store is
+down, which the response header ``x-aimds-audit: failed`` says).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from aimds.audit import AuditLog, AuditWriter, Done, decision_entry
+from aimds.auth import ApiRole, Authenticator, AuthError, Forbidden, JwtVerifier, KeyRing, Principal, require
+from aimds.errors import AimdsError, InputTooLarge, InvalidInput
+from aimds.server.errors import ApiError
+from aimds.server.http import Handler, request_id_of, within
+from aimds.server.logs import request_id
+from aimds.server.metrics import Metrics
+from aimds.server.settings import ServerSettings
+from aimds.store.errors import StoreUnavailable
+
+log = logging.getLogger("aimds.server")
+
+FastParse = Callable[[Any], Any]
+
+
+class Service:
+    def __init__(self, settings: ServerSettings, guard: Any, store: Any, audit_key: bytes) -> None:
+        self.settings, self.guard, self.store = settings, guard, store
+        self.metrics = Metrics()
+        self.audit = AuditLog(store)
+        self.writer = AuditWriter(self.audit, kv_store=store, kv_ttl=settings.verdict_ttl_s)
+        self.audit_key = audit_key
+        self.keys = KeyRing(store)
+        jwt = None
+        if settings.jwt_keys_file:
+            jwt = JwtVerifier(settings.jwt_keys_file, settings.jwt_issuer or "", settings.jwt_audience or "",
+                              settings.jwt_algorithms, settings.jwt_role_claim)
+        self.authenticate = Authenticator(self.keys, jwt)
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="aimds-io")
+        self.remote_store = bool(getattr(store, "blocking_io", False))
+        self._inline_writes = bool(getattr(store, "inline_writes", False))
+        # Anonymizing redaction reads and writes the vault in the store while checking.
+        self.blocking_checks = self.remote_store and getattr(guard.settings, "redact_mode", "") == "anonymize"
+        self._store_down_logged = False
+        self._recent: dict[bytes, Principal] = {}
+        self._waker: _LoopWaker | None = None
+        self._agents: Any = None
+        self._agents_lock = threading.Lock()
+
+    @property
+    def fail_open(self) -> bool:
+        return self.settings.store_failure == "open"
+
+    @property
+    def agents(self) -> Any:
+        """The agent runtime defence, keeping its shared state (reviews, quarantine) in this store."""
+        if self._agents is None:
+            with self._agents_lock:
+                if self._agents is None:
+                    from aimds.agents.defense import AgentDefense
+
+                    self._agents = AgentDefense(self.guard, store=self.store,
+                                                fail_closed=self.guard.settings.fail_closed)
+        return self._agents
+
+    # --- store access, honouring the failure mode ---------------------------------------------
+    def store_failed(self, op: str, exc: BaseException) -> None:
+        self.metrics.labelled(self.metrics.store_errors, op).inc()
+        log.error("store operation failed", extra={"op": op, "error": str(exc),
+                                                   "failure_mode": self.settings.store_failure})
+
+    async def offload(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` off the event loop when the store does network I/O, else inline (a thread hop
+        costs more than a local SQLite or memory operation)."""
+        if not self.remote_store:
+            return fn(*args, **kwargs)
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(context.run, fn, *args, **kwargs))
+
+    async def call_store(self, op: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await self.offload(fn, *args, **kwargs)
+        except StoreUnavailable as exc:
+            self.store_failed(op, exc)
+            raise
+
+    # --- the per-request pipeline ---------------------------------------------------------------
+    def endpoint(self, name: str, roles: frozenset[ApiRole] | None, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        metrics = self.metrics
+        latency = metrics.labelled(metrics.request_latency, name)
+
+        async def run(request: Request) -> Response:
+            rid = request_id_of(request)
+            token = request_id.set(rid)
+            start = time.perf_counter()
+            principal = None
+            try:
+                if roles is not None:
+                    principal = await self.offload(self._admit, request.headers.get("authorization") or "",
+                                                   self.client_address(request))
+                    require(principal, roles)
+                response = await handler(self, request, principal)
+            except ApiError as exc:
+                response = exc.response(rid)
+            except (AuthError, Forbidden) as exc:
+                status = exc.status
+                headers = {"www-authenticate": 'Bearer realm="aimds"'} if status == 401 else None
+                response = ApiError(status, exc.code, str(exc), headers=headers).response(rid)
+            except StoreUnavailable:
+                response = ApiError(503, "store_unavailable", "the state store is unavailable; try again",
+                                    headers={"retry-after": "1"}).response(rid)
+            except Exception:  # noqa: BLE001 - a bug must become a 500 with a request id, not a dropped connection
+                log.exception("unhandled error", extra={"route": name})
+                response = ApiError(500, "internal_error", "internal error; quote the request id").response(rid)
+            finally:
+                request_id.reset(token)
+            elapsed = time.perf_counter() - start
+            response.headers["x-request-id"] = rid
+            metrics.labelled(metrics.requests, name, str(response.status_code)).inc()
+            latency.observe(elapsed)
+            if self.settings.access_log:
+                log.info("request", extra={"request_id": rid, "route": name, "status": response.status_code,
+                                           "ms": round(elapsed * 1000, 3),
+                                           "actor": principal.actor if principal else None})
+            return response
+
+        return run
+
+    def client_address(self, request: Request) -> str:
+        if self.settings.trust_forwarded_for:
+            forwarded = request.headers.get("x-forwarded-for")
+            if forwarded:
+                return forwarded.split(",")[0].strip()[:64]
+        return request.client.host if request.client else "unknown"
+
+    def _admit(self, header: str, client: str) -> Principal:
+        """Authenticate, then take the client's and the key's tokens in one store call. A failed
+        authentication still costs the address a token, so guessing keys is rate limited too."""
+        try:
+            principal = self._principal(header)
+        except AuthError:
+            self._take(("client", client))
+            raise
+        self._take(("client", client), ("key", principal.actor))
+        return principal
+
+    def _principal(self, header: str) -> Principal:
+        """In fail-open mode a store outage still admits credentials this worker verified recently."""
+        try:
+            principal = self.authenticate(header)
+        except StoreUnavailable as exc:
+            self.store_failed("auth", exc)
+            known = self._recent.get(hashlib.sha256(header.encode()).digest()) if self.fail_open else None
+            if known is None:
+                raise
+            return known
+        if self.fail_open:
+            if len(self._recent) >= 10_000:
+                self._recent.clear()
+            self._recent[hashlib.sha256(header.encode()).digest()] = principal
+        return principal
+
+    def _take(self, *scopes: tuple[str, str]) -> None:
+        s = self.settings
+        limits = {"client": (s.rate_per_client_per_min / 60.0, s.burst_per_client),
+                  "key": (s.rate_per_key_per_min / 60.0, s.burst_per_key)}
+        buckets = [(f"rl:{scope}:{who}", *limits[scope], 1.0) for scope, who in scopes]
+        try:
+            take_many = getattr(self.store, "take_tokens_many", None)
+            results = take_many(buckets) if take_many else [self.store.take_tokens(*b) for b in buckets]
+        except StoreUnavailable as exc:
+            self.store_failed("rate_limit", exc)
+            if self.fail_open:
+                return
+            raise
+        for (scope, _), (allowed, wait) in zip(scopes, results):
+            if not allowed:
+                self.metrics.labelled(self.metrics.rate_limited, scope).inc()
+                raise ApiError(429, "rate_limited", f"too many requests for this {scope}; retry later",
+                               headers={"retry-after": str(max(1, int(wait + 0.999)))})
+
+    # --- request bodies -------------------------------------------------------------------------
+    def check_length(self, request: Request) -> None:
+        limit = self.settings.max_body_bytes
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            raise ApiError(413, "body_too_large", f"request body exceeds {limit} bytes")
+
+    async def read_body(self, request: Request) -> bytes:
+        """The whole body, within the size limit and the request timeout."""
+        self.check_length(request)
+        limit = self.settings.max_body_bytes
+
+        async def read() -> bytes:
+            chunks, size = [], 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, "body_too_large", f"request body exceeds {limit} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+        try:
+            return await within(read(), self.settings.request_timeout_s)
+        except asyncio.TimeoutError:
+            raise ApiError(408, "request_timeout", "the request body did not arrive in time") from None
+
+    async def read_json(self, request: Request, model: type[BaseModel], fast: FastParse | None = None,
+                        optional: bool = False) -> Any:
+        """Read and validate a JSON body (422 names the field). ``fast`` accepts the common, plainly
+        valid bodies without pydantic; anything it does not accept goes through the model, so errors
+        are always the model's. With ``optional``, an empty body means the model's defaults."""
+        ctype = request.headers.get("content-type", "application/json")
+        if not ctype.startswith("application/json"):
+            raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+        body = await self.read_body(request)
+        if optional and not body.strip():
+            body = b"{}"
+        if fast is not None:
+            try:
+                parsed = fast(orjson.loads(body))
+            except orjson.JSONDecodeError:
+                parsed = None
+            if parsed is not None:
+                return parsed
+        return validate(model, body)
+
+    def check_text_size(self, text: str, what: str = "text") -> None:
+        if len(text) > self.settings.max_text_chars:
+            raise ApiError(413, f"{what}_too_large",
+                           f"{what} is {len(text)} characters; the limit is {self.settings.max_text_chars}")
+
+    # --- checking and recording -----------------------------------------------------------------
+    async def run_guard(self, fn: Callable[[], Any], chars: int, blocking_io: bool = False) -> Any:
+        """Short texts run inline (no thread hop); long ones, and work that waits on a remote store,
+        in a thread bounded by the request timeout. Guard errors become 4xx answers."""
+        start = time.perf_counter()
+        try:
+            if chars <= self.settings.inline_check_chars and not blocking_io:
+                result = fn()
+            else:
+                context = contextvars.copy_context()
+                loop = asyncio.get_running_loop()
+                result = await within(loop.run_in_executor(self._pool, context.run, fn), self.settings.request_timeout_s)
+        except asyncio.TimeoutError:
+            raise ApiError(503, "check_timeout", "the check did not finish in time", headers={"retry-after": "1"}) from None
+        except InputTooLarge as exc:
+            raise ApiError(413, exc.code, str(exc)) from None
+        except InvalidInput as exc:
+            raise ApiError(422, exc.code, str(exc)) from None
+        except StoreUnavailable:
+            raise
+        except AimdsError as exc:
+            raise ApiError(400, exc.code, str(exc)) from None
+        self.metrics.check_latency.observe(time.perf_counter() - start)
+        return result
+
+    def observe(self, verdict: Any) -> dict[str, Any]:
+        m = self.metrics
+        data = verdict.to_dict()
+        m.labelled(m.actions, data["action"]).inc()
+        if data["action"] == "block":
+            m.blocks.inc()
+        for finding in data["findings"]:
+            m.labelled(m.findings, finding["kind"]).inc()
+        for detector, ms in (getattr(verdict, "timings", None) or {}).items():
+            m.labelled(m.detector_latency, detector).observe(ms / 1000.0)
+        return data
+
+    async def record(self, verdicts: list[dict[str, Any]], texts: list[str], principal: Principal,
+                     client: str, route: str, keep: bool = True) -> dict[str, str]:
+        """Commit the audit records (and, with ``keep``, the verdicts for GET /v1/verdicts) before the
+        caller answers; sets ``audit_seq`` on each verdict. Returns extra response headers."""
+        entries = [decision_entry(v, t, self.audit_key, principal.actor, client, route) for v, t in zip(verdicts, texts)]
+        kv = partial(_verdict_values, verdicts, principal.actor) if keep else partial(_set_seqs, verdicts)
+        return await self.commit(entries, kv, len(verdicts))
+
+    async def record_action(self, entry: dict[str, Any]) -> dict[str, str]:
+        """Audit an administrative action (quarantine, release, review decision, canary issued)."""
+        self.metrics.labelled(self.metrics.admin_actions, entry["event"]).inc()
+        return await self.commit([entry], None, 1)
+
+    async def commit(self, entries: list[dict[str, Any]], kv: Callable[[list[int]], list[tuple[str, bytes]]] | None,
+                     count: int) -> dict[str, str]:
+        try:
+            if self._inline_writes:
+                seqs = self.audit.append(entries)
+                values = kv(seqs) if kv is not None else []
+                if values:
+                    self.store.set_many(values, self.settings.verdict_ttl_s)
+            else:
+                # A remote store takes the verdicts in the writer thread too. A local one takes them here:
+                # a writer thread holding the local store's lock would stall the event loop far longer
+                # (on a busy host, every wait for a lock or the GIL costs a trip through the scheduler)
+                # than this write costs (no fsync).
+                remote = self.remote_store
+                loop = asyncio.get_running_loop()
+                future: asyncio.Future[list[int]] = loop.create_future()
+                self.writer.submit_many(entries, self._waker_for(loop).resolver(future), kv if remote else None)
+                seqs = await within(future, self.settings.request_timeout_s)
+                values = kv(seqs) if kv is not None and not remote else []
+                if values:
+                    self.store.set_many(values, self.settings.verdict_ttl_s)
+        except (StoreUnavailable, asyncio.TimeoutError, OSError) as exc:
+            self.metrics.audit_failures.inc(count)
+            self.store_failed("audit", exc)
+            if not self.fail_open:
+                raise ApiError(503, "audit_unavailable", "the decision could not be recorded; try again",
+                               headers={"retry-after": "1"}) from None
+            return {"x-aimds-audit": "failed"}
+        return {}
+
+    def _waker_for(self, loop: asyncio.AbstractEventLoop) -> _LoopWaker:
+        waker = self._waker
+        if waker is None or waker.loop is not loop:
+            waker = self._waker = _LoopWaker(loop)
+        return waker
+
+    def start(self) -> None:
+        self.writer.start()
+
+    def stop(self) -> None:
+        """Flush the audit queue. The store stays open: the app may be started again (tests, reloads)."""
+        self.writer.close()
+
+
+class _LoopWaker:
+    """Resolves asyncio futures from the writer thread with one event-loop wake-up per commit batch,
+    not one per request."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._ready: list[tuple[asyncio.Future[list[int]], list[int] | None, BaseException | None]] = []
+        self._lock = threading.Lock()
+
+    def resolver(self, future: asyncio.Future[list[int]]) -> Done:
+        def done(seqs: list[int] | None, error: BaseException | None) -> None:
+            with self._lock:
+                self._ready.append((future, seqs, error))
+                first = len(self._ready) == 1
+            if first:
+                self.loop.call_soon_threadsafe(self._drain)
+
+        return done
+
+    def _drain(self) -> None:
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for future, seqs, error in ready:
+            if future.done():  # the request timed out meanwhile
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(seqs or [])
+
+
+def validate(model: type[BaseModel], body: bytes | str) -> Any:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        if err["type"] == "json_invalid":
+            raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+        where = ".".join(str(p) for p in err["loc"]) or None
+        raise ApiError(422, "validation_error", f"{where or 'body'}: {err['msg']}", field=where) from None
+
+
+def _set_seqs(verdicts: list[dict[str, Any]], seqs: list[int]) -> list[tuple[str, bytes]]:
+    for verdict, seq in zip(verdicts, seqs):
+        verdict["audit_seq"] = seq
+    return []
+
+
+def _verdict_values(verdicts: list[dict[str, Any]], owner: str, seqs: list[int]) -> list[tuple[str, bytes]]:
+    """What GET /v1/verdicts keeps: each verdict without the (possibly sensitive) sanitized text."""
+    _set_seqs(verdicts, seqs)
+    return [(f"verdict:{v['id']}", orjson.dumps({k: x for k, x in v.items() if k != "sanitized_text"} | {"owner": owner}))
+            for v in verdicts]
+
