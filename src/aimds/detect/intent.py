@@ -154,27 +154,26 @@ class IntentDetector:
         hits = self._matcher.hits(text)
         if not hits:
             return []
-        bounds = _sentence_bounds(text)
-        starts = [s for s, _ in bounds]
-        by_sentence: dict[int, set[str]] = {}
-        first_hit: dict[tuple[int, str], int] = {}
+        if not any(c.score_for({self._names[cls] for _, cls in hits}) is not None for c in self.lexicon.combos):
+            return []  # the usual case: no combination anywhere in the text, so no sentence can have one
+        boundaries = [m.end() for m in _SENTENCE_END.finditer(text)]
+        by_sentence: dict[tuple[int, int], set[str]] = {}
+        first_hit: dict[tuple[tuple[int, int], str], int] = {}
         for end, cls in hits:
-            i = max(bisect_right(starts, max(end - 1, 0)) - 1, 0)
+            key = _sentence_of(boundaries, end)
             name = self._names[cls]
-            by_sentence.setdefault(i, set()).add(name)
-            first_hit[i, name] = min(first_hit.get((i, name), end), end)
+            by_sentence.setdefault(key, set()).add(name)
+            first_hit[key, name] = min(first_hit.get((key, name), end), end)
         findings = []
-        for i, present in by_sentence.items():
-            if len(present) < 2 and "mine" not in present:
-                continue
+        for key, present in by_sentence.items():
             for combo in self.lexicon.combos:
                 score = combo.score_for(present)
                 if score is None:
                     continue
-                start, end = bounds[i]
+                start, end = _bounds(text, boundaries, key)
                 note = ""
                 if view.origin is None:
-                    first = min(first_hit[i, name] for name in combo.all)
+                    first = min(first_hit[key, name] for name in combo.all)
                     factor, note = mention_context(text, _word_start(text, first, start), _core_end(text, start, end))
                     score *= factor
                 findings.append(Finding(
@@ -183,6 +182,23 @@ class IntentDetector:
                     span=view.to_original(start, end), rule_id=combo.id, view=view.name,
                 ))
         return findings
+
+
+def _sentence_of(boundaries: list[int], end: int) -> tuple[int, int]:
+    """(sentence index, window within it): a long unpunctuated run counts as several sentences."""
+    i = bisect_right(boundaries, end - 1)
+    start = boundaries[i - 1] if i else 0
+    return i, (end - 1 - start) // _MAX_SENTENCE_CHARS
+
+
+def _bounds(text: str, boundaries: list[int], key: tuple[int, int]) -> tuple[int, int]:
+    i, window = key
+    start = boundaries[i - 1] if i else 0
+    stop = boundaries[i] if i < len(boundaries) else len(text)
+    start, stop = start + window * _MAX_SENTENCE_CHARS, min(stop, start + (window + 1) * _MAX_SENTENCE_CHARS)
+    while start < stop and text[start].isspace():
+        start += 1
+    return start, stop
 
 
 def _word_start(text: str, end: int, floor: int) -> int:
@@ -198,24 +214,6 @@ def _core_end(text: str, start: int, end: int) -> int:
     while end > start and text[end - 1] in ".!?;\n\u3002\uff01\uff1f\u061f\u0964":
         end -= 1
     return end
-
-
-def _sentence_bounds(text: str) -> list[tuple[int, int]]:
-    bounds, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        bounds.extend(_windows(text, start, m.end()))
-        start = m.end()
-    if start < len(text):
-        bounds.extend(_windows(text, start, len(text)))
-    return bounds or [(0, len(text))]
-
-
-def _windows(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    while start < end and text[start].isspace():
-        start += 1
-    if end - start <= _MAX_SENTENCE_CHARS:
-        return [(start, end)] if end > start else []
-    return [(s, min(s + _MAX_SENTENCE_CHARS, end)) for s in range(start, end, _MAX_SENTENCE_CHARS)]
 
 
 def create(settings: Settings) -> IntentDetector:
