@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "aimds.cli.keys",
     "aimds.cli.audit",
     "aimds.cli.train",
+    "aimds.cli.train_semantic",
     "aimds.cli.policy",
 ]
 
