@@ -131,6 +131,18 @@ def test_token_bucket_limits_and_refills(store: Store) -> None:
     assert store.take_tokens("other", rate, burst)[0] is True
 
 
+def test_take_tokens_many_is_one_atomic_step_per_bucket(store: Store) -> None:
+    both = [("client", 10.0, 2.0, 1.0), ("key", 10.0, 3.0, 1.0)]
+    results = [store.take_tokens_many(both) for _ in range(3)]
+    assert [[ok for ok, _ in r] for r in results] == [[True, True], [True, True], [False, True]]
+    assert 0 < results[2][0][1] <= 0.11 and results[2][1][1] == 0.0
+    assert store.take_tokens("key", 10.0, 3.0)[0] is False  # the same buckets as single takes
+    same = store.take_tokens_many([("same", 1.0, 1.0, 1.0), ("same", 1.0, 1.0, 1.0)])  # one key twice: in order
+    assert [ok for ok, _ in same] == [True, False] and 0.9 < same[1][1] <= 1.0
+    with pytest.raises(ValueError):
+        store.take_tokens_many([("k", 1.0, 1.0, 1.0), ("j", -1.0, 1.0, 1.0)])
+
+
 def test_token_bucket_rejects_nonsense(store: Store) -> None:
     with pytest.raises(ValueError):
         store.take_tokens("k", 0, 1)
@@ -164,6 +176,14 @@ def test_sqlite_survives_reopen(tmp_path) -> None:
     assert second.read("log") == [(1, b"one")]
     assert second.append("log", b"two") == 2
     second.close()
+
+
+def test_sqlite_two_handles_share_buckets(tmp_path) -> None:
+    a, b = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db")
+    taken = [a.take_tokens_many([("x", 0.001, 5.0, 1.0)])[0][0] for _ in range(3)]
+    taken += [b.take_tokens_many([("x", 0.001, 5.0, 1.0)])[0][0] for _ in range(3)]
+    assert taken == [True] * 5 + [False]
+    assert a.kv_path != a.path and a.kv_path.exists()  # values and the log have separate write locks
 
 
 def test_sqlite_two_handles_share_state(tmp_path) -> None:
