@@ -2,7 +2,9 @@
 
 For 1 and 2 workers it measures POST /v1/check with a ~1 kB prompt and, on the same server stack,
 POST /v1/noop (same auth, rate limits and body read, no check and no audit), so the cost of AIMDS
-itself shows as a ratio. Then the batch endpoint in texts/s, and the resident memory of each worker.
+itself shows as a ratio. Then the batch endpoint in texts/s, the streaming output check in milliseconds
+per chunk (one NDJSON request of many small chunks, end to end through HTTP), and the resident memory
+of each worker.
 
     python bench/bench_http.py [--duration 10] [--connections 32] [--workers 1 2]
 """
@@ -99,6 +101,21 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def stream_ms_per_chunk(url: str, key: str, chunks: int = 2000, size: int = 40) -> dict[str, float]:
+    """Send one answer as ``chunks`` NDJSON chunks of ``size`` characters; wall time per chunk,
+    including the client, the body parsing, the scan with look-back and the NDJSON reply."""
+    words = (PROMPT * (1 + chunks * size // len(PROMPT)))[: chunks * size]
+    lines = [json.dumps({"chunk": words[i:i + size]}).encode() + b"\n" for i in range(0, len(words), size)]
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/x-ndjson"}
+    started = time.perf_counter()
+    reply = httpx.post(url + "/v1/check/output/stream", content=iter(lines), headers=headers, timeout=120)
+    elapsed = time.perf_counter() - started
+    last = json.loads(reply.content.splitlines()[-1])
+    if "done" not in last:
+        raise SystemExit(f"stream did not finish cleanly: {last}")
+    return {"chunks": len(lines), "chunk_chars": size, "ms_per_chunk": round(elapsed * 1000 / len(lines), 4)}
+
+
 def worker_rss_mb(proc: subprocess.Popen) -> list[float]:
     """RSS of the serving processes: the workers when uvicorn forks them, else the single process."""
     children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
@@ -123,6 +140,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--store", default="sqlite://", help="store URL (default: SQLite in a temp data dir)")
     args = parser.parse_args()
+    if args.store.startswith("memory"):
+        raise SystemExit("memory:// cannot see keys made by another process; use sqlite:// or redis://")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
 
@@ -152,6 +171,7 @@ def main() -> None:
             results[f"workers_{workers}"] = {
                 "check": check, "noop": noop, "check_vs_noop": round(check["rps"] / noop["rps"], 3),
                 "batch_texts_per_s": round(batch_run["rps"] * args.batch_size, 1), "batch": batch_run,
+                "stream": stream_ms_per_chunk(url, key),
                 "rss_mb_per_worker": [round(x, 1) for x in worker_rss_mb(proc)],
             }
             print(json.dumps({f"workers_{workers}": results[f"workers_{workers}"]}), flush=True)

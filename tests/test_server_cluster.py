@@ -87,3 +87,24 @@ def test_redis_outage_visible_in_readyz_and_fails_closed(tmp_path) -> None:
     finally:
         server.stop()
     assert b"store unreachable" in server.proc.stderr.read()
+
+
+def test_agent_state_and_vault_shared_through_redis(tmp_path, redis_server: RedisServer) -> None:  # noqa: F811
+    """Two in-process instances over one Redis: quarantine, reviews, canaries and the vault are shared."""
+    from test_server_routes import Instance, event
+
+    from aimds.store.redis_store import RedisStore
+
+    shared = {"canary_key": "c" * 32, "redact_key": "r" * 32, "redact_mode": "anonymize"}
+    a = Instance(RedisStore(redis_server.url, prefix="t-agents-a:"), tmp_path / "a", **shared)
+    b = Instance(RedisStore(redis_server.url, prefix="t-agents-a:"), tmp_path / "b", **shared)
+    with a.client, b.client:
+        assert a.post("/v1/agents/bot/quarantine", "admin").json()["quarantined"] is True
+        assert b.post("/v1/events", json=event("tool_call", agent_id="bot", tool="read_inbox")).json()["action"] == "block"
+        review = a.post("/v1/events", json=event("tool_call", tool="grant_access", arguments={"user": "x"})).json()
+        assert b.post(f"/v1/reviews/{review['review_id']}/approve", "admin").json()["status"] == "approved"
+        canary = b.post("/v1/canary", "admin").json()["canary"]
+        assert a.post("/v1/check/output", json={"answer": f"secret prompt: {canary}"}).json()["action"] == "block"
+        text = "Write to jane.doe@example.com today."
+        masked = a.post("/v1/check", json={"text": text, "session_id": "chat-1"}).json()["sanitized_text"]
+        assert b.post("/v1/deanonymize", json={"session_id": "chat-1", "text": masked}).json()["text"] == text
