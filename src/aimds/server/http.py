@@ -19,7 +19,7 @@ from aimds.server.errors import ApiError
 if TYPE_CHECKING:
     from aimds.server.service import Service
 
-Handler = Callable[["Service", Request, "Principal | None"], Awaitable[Response]]
+Handler = Callable[["Service", Request, Principal | None], Awaitable[Response]]
 T = TypeVar("T")
 
 ID_PATTERN = r"^[A-Za-z0-9_.:@/-]{1,200}$"

@@ -3,9 +3,10 @@
 `Service.endpoint` wraps each handler in the per-request pipeline: request id, authentication, both
 rate limits (client address and key) in one store call, role check, the handler, then metrics and one
 JSON log line. No Starlette middleware (it costs a task per request); errors become `ApiError`
-responses. A decision is answered only after its audit record is durably committed, by the group-commit
-writer thread, which also stores the verdict (unless the store failure mode is "open" and the store is
-down, which the response header ``x-aimds-audit: failed`` says).
+responses. A decision is answered only after its audit record is durably committed by the group-commit
+writer thread (one fsync for many concurrent requests; with Redis the writer stores the verdicts too),
+unless the store failure mode is "open" and the store is down, which the response header
+``x-aimds-audit: failed`` says. With the in-memory store, records are appended on the event loop.
 """
 
 from __future__ import annotations
