@@ -49,3 +49,23 @@ def test_bad_environment_value_names_the_key(monkeypatch):
 def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "missing.yaml")
+
+
+from hypothesis import given, settings as hyp_settings, strategies as st  # noqa: E402
+
+from aimds.config import Settings  # noqa: E402
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3),
+    max_leaves=10,
+)
+
+
+@hyp_settings(max_examples=200, deadline=None)
+@given(values=st.dictionaries(st.sampled_from(sorted(Settings.model_fields)), _VALUES, max_size=4))
+def test_any_setting_value_is_accepted_or_a_config_error(values):
+    try:
+        load_settings(None, **values)
+    except ConfigError:
+        pass
