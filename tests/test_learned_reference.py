@@ -98,6 +98,16 @@ def test_scores_match_reference(scorer: FastScorer, i: int) -> None:
         assert abs(g - w) <= 1e-9
 
 
+@pytest.mark.parametrize("i", [0, 2, 3, 6, 7, 11, 14])
+def test_features_between_positions_match_a_position_mask(scorer: FastScorer, i: int) -> None:
+    hashed = scorer.featurizer.hash(TEXTS[i])
+    n = hashed.length
+    for start, end in [(0, n), (0, 1), (1, 3), (n // 3, n // 2), (max(n - 5, 0), n), (n, n + 10), (5, 197)]:
+        mask = (hashed.pos >= start) & (hashed.pos < end)
+        assert hashed.between(start, end).tolist() == hashed.idx[mask].tolist()
+    assert int(hashed.count.sum()) == len(hashed.idx) == len(hashed.pos)
+
+
 if __name__ == "__main__":
     reference_scorer = FastScorer(load_shipped())
     for text in TEXTS:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import IO
@@ -89,12 +90,43 @@ class _Powers:
 
 @dataclass(frozen=True)
 class Hashed:
-    """Feature buckets of one text: ``idx[i]`` starts at character ``pos[i]``; ``count`` per position."""
+    """Feature buckets of one text, laid out by kind so that no per-feature position array is needed.
+
+    ``idx`` holds char 3-, 4- and 5-grams (one per start position, in order), then one entry per
+    word, then one per pair of adjacent words; ``starts`` are the words' start positions and
+    ``count`` the number of features starting at each position. ``pos`` (each feature's start) is
+    derived on demand: training wants it, scoring does not.
+    """
 
     length: int
     idx: np.ndarray
-    pos: np.ndarray
     count: np.ndarray
+    starts: np.ndarray
+
+    @property
+    def char_spans(self) -> tuple[tuple[int, int], ...]:
+        """``(offset in idx, number)`` of the 3-, 4- and 5-grams; empty kinds are left out."""
+        n, out, o = self.length, [], 0
+        for k in _CHAR_NS:
+            if n >= k:
+                out.append((o, n - k + 1))
+                o += n - k + 1
+        return tuple(out)
+
+    @cached_property
+    def pos(self) -> np.ndarray:
+        positions = np.arange(self.length)
+        return np.concatenate([positions[:m] for _, m in self.char_spans] + [self.starts, self.starts[:-1]])
+
+    def between(self, start: int, end: int) -> np.ndarray:
+        """Buckets of the features starting in ``[start, end)``, in ``idx`` order."""
+        spans = self.char_spans
+        parts = [self.idx[o + min(start, m) : o + min(end, m)] for o, m in spans]
+        words = self.idx[sum(m for _, m in spans) :]
+        nw = len(self.starts)
+        a, b = (int(x) for x in np.searchsorted(self.starts, (start, end)))
+        parts += [words[a:b], words[nw + a : nw + min(b, nw - 1)]]
+        return np.concatenate(parts)
 
 
 class Featurizer:
@@ -111,6 +143,9 @@ class Featurizer:
     def codepoints(text: str) -> tuple[np.ndarray, np.ndarray]:
         """Folded code points (uint64) and the word-character mask, one entry per character."""
         lowered = text.lower()
+        if lowered.isascii():  # one byte per character: the cheapest encode and gather
+            raw = np.frombuffer(lowered.encode("ascii"), dtype=np.uint8)
+            return _FOLD.take(raw), _WORD.take(raw)
         if len(lowered) != len(text):  # a few characters lowercase to two; keep offsets aligned
             lowered = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
         raw = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -120,14 +155,13 @@ class Featurizer:
             cp = np.where(astral, raw.astype(np.uint64), _FOLD[clipped])
             word = np.where(astral, raw < 0x1F000, _WORD[clipped])
             return cp, word
-        return _FOLD[raw], _WORD[raw]
+        return _FOLD.take(raw), _WORD.take(raw)
 
     def hash(self, text: str) -> Hashed:
         cp, word = self.codepoints(text)
         n = len(cp)
         if n == 0:
-            empty = np.zeros(0, dtype=np.intp)
-            return Hashed(0, empty, empty, np.zeros(0))
+            return Hashed(0, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp))
         pw, iv = self._powers.upto(n + 1)
         padded = np.zeros(n + 2, dtype=bool)
         padded[1:-1] = word
@@ -140,7 +174,8 @@ class Featurizer:
         with np.errstate(over="ignore"):
             g = np.empty(n + 1, dtype=np.uint64)
             g[0] = 0
-            np.cumsum(cp * iv[:n], out=g[1:])
+            np.multiply(cp, iv[:n], out=cp)  # cp is a fresh array: reuse it
+            np.cumsum(cp, out=g[1:])
             o = 0
             for k, m in spans:  # hash of cp[i:i+k] = P**(i+k-1) * (g[i+k] - g[i])
                 seg = h[o : o + m]
@@ -149,23 +184,53 @@ class Featurizer:
                 o += m
             if nw:
                 words = h[o : o + nw]
-                np.subtract(g[ends], g[starts], out=words)
-                np.multiply(words, pw[ends - 1], out=words)
+                np.subtract(g.take(ends), g.take(starts), out=words)
+                np.multiply(words, pw.take(ends - 1), out=words)
                 words += _WORD_SALT
                 if nb:
                     pairs = h[o + nw :]
                     np.multiply(words[:-1], _BIGRAM_MUL, out=pairs)
                     pairs += words[1:]
-            idx = ((h * _MIX) >> self._shift).astype(np.intp)
-        positions = np.arange(n)
-        pos = np.concatenate([positions[:m] for _, m in spans] + [starts, starts[:-1]])
-        count = np.bincount(pos, minlength=n).astype(np.float64)
-        return Hashed(n, idx, pos, count)
+            np.multiply(h, _MIX, out=h)
+        np.right_shift(h, self._shift, out=h)  # under 2**24 now: the same bits read as intp
+        count = _char_counts(n)
+        if nw:  # a word and a bigram start at each word but the last, which has no bigram
+            count[starts] += 2
+            count[starts[-1]] -= 1
+        return Hashed(n, h.view(np.intp), count, starts)
+
+
+_CHAR_TAIL = np.array([2, 1, 0, 0], dtype=np.int64)
+
+
+def _char_counts(n: int) -> np.ndarray:
+    """Char n-grams starting at each of ``n`` positions: 3, except near the end (``min(3, n-2-i)``)."""
+    count = np.full(n, 3, dtype=np.int64)
+    tail = min(n, 4)
+    count[n - tail :] = _CHAR_TAIL[4 - tail :]
+    return count
 
 
 def position_sums(hashed: Hashed, weights: np.ndarray) -> np.ndarray:
-    """Per start position: the sum of the weights of the features starting there."""
-    return np.bincount(hashed.pos, weights=weights[hashed.idx], minlength=hashed.length)
+    """Per start position: the sum of the weights of the features starting there.
+
+    Added kind by kind in ``idx`` order, so each position's float64 sum is bit for bit what
+    ``np.bincount(pos, weights)`` gives, without building ``pos``.
+    """
+    w = weights.take(hashed.idx).astype(np.float64)
+    total = np.zeros(hashed.length)
+    chars = 0
+    for o, m in hashed.char_spans:
+        head = total[:m]
+        np.add(head, w[o : o + m], out=head)
+        chars = o + m
+    starts = hashed.starts
+    if len(starts):
+        at_words = total.take(starts)
+        at_words += w[chars : chars + len(starts)]
+        at_words[:-1] += w[chars + len(starts) :]
+        total[starts] = at_words
+    return total
 
 
 @dataclass(frozen=True)
@@ -176,19 +241,24 @@ class WindowScore:
 
 
 def worst_window(total: np.ndarray, count: np.ndarray, bias: float, window: int) -> WindowScore:
-    """The window (of ``window`` positions, or the whole text if shorter) with the highest logit."""
+    """The window (of ``window`` positions, or the whole text if shorter) with the highest logit.
+
+    Both running sums come from one cumulative sum over a two-row array (numpy's per-call cost
+    dominates at these sizes). Every window of at least 16 positions holds a char 3-gram, so no
+    window count is zero.
+    """
     n = len(total)
     if n <= window:
         c = count.sum()
         return WindowScore(bias + (float(total.sum()) / c if c else 0.0), 0, n)
-    ct = np.cumsum(total)
-    cc = np.cumsum(count)
-    sums = ct[window - 1 :].copy()
-    sums[1:] -= ct[:-window]
-    cnts = cc[window - 1 :].copy()
-    cnts[1:] -= cc[:-window]
-    means = sums / np.maximum(cnts, 1.0)
-    j = int(np.argmax(means))
+    rows = np.empty((2, n + 1))
+    rows[:, 0] = 0.0
+    rows[0, 1:] = total
+    rows[1, 1:] = count
+    cum = np.cumsum(rows, axis=1)
+    sums = cum[:, window:] - cum[:, :-window]
+    means = np.divide(sums[0], sums[1], out=sums[0])
+    j = int(means.argmax())
     return WindowScore(bias + float(means[j]), j, j + window)
 
 
@@ -299,8 +369,7 @@ class FastScorer:
         if score < detail_floor:
             return Scored(score, best.start, best.end, 0.0)
         start, end = focus(total, hashed.count, best, m.bias)
-        in_window = (hashed.pos >= best.start) & (hashed.pos < best.end)
-        kind_idx = hashed.idx[in_window]
+        kind_idx = hashed.between(best.start, best.end)
         kind_logit = m.kind_bias + (float(m.kind_weights[kind_idx].mean()) if kind_idx.size else 0.0)
         return Scored(score, start, end, _sigmoid(kind_logit))
 
