@@ -1,12 +1,22 @@
-"""Throughput of the temporal-policy monitor and the latency it adds per guarded tool call.
+"""Throughput of the temporal-policy monitor, side by side with reelay, and the latency it adds per
+guarded tool call.
 
-    python bench/bench_monitor.py [--events 200000] [--sessions 100]
+    python bench/bench_monitor.py [--events 200000] [--sessions 100] [--calls 20000] [--repeat 5]
 
-Prints (1) monitor events/s on one core with 10 runtime policies (the shipped library plus one),
-on pre-built events, (2) the same for reelay, an independent C++ monitor, on one equivalent
-past-time formula where it is installed, and (3) p50/p99 added latency per tool call through
-`AgentDefense.record` with text scanning switched off (a constant scanner), i.e. argument checks,
-taint, policies, behaviour and the decision.
+All figures come from one run, on one core (the monitor is single-threaded):
+
+1. aimds monitor events/s with 10 runtime policies (the shipped library plus one), atoms evaluated
+   on the events as they come (argument parsing, domain lists, labels, scores).
+2. The same 8 of those policies that reelay can express (reelay has no counting operator), on
+   aimds and on reelay (an independent C++ past-time monitor, one monitor per policy and session,
+   the same verdicts). reelay gets its atoms pre-extracted into booleans before the clock starts,
+   so its figure covers the temporal logic only; aimds's includes evaluating the atoms.
+3. One formula on both (reelay's best case: one monitor for all events).
+4. p50/p99 added latency per tool call through `AgentDefense.record` with text scanning switched
+   off (a constant scanner): argument checks, taint, policies, behaviour and the decision.
+
+Every figure is measured ``--repeat`` times; the best and the median run are printed, in CPU time of
+this thread (what the work costs on a core, not counting waits for a busy machine) and wall time.
 """
 
 from __future__ import annotations
@@ -15,19 +25,26 @@ import argparse
 import random
 import statistics
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from aimds.agents import AgentDefense, Event, Monitor
-from aimds.agents.policy import default_policies, make_policy
+from aimds.agents.ltl import ast
+from aimds.agents.ltl.atoms import SessionFacts
+from aimds.agents.policy import Policy, default_policies, make_policy
 from aimds.types import Action, Role, Verdict
 
 TOOLS = ["read_inbox", "search", "send_email", "read_file", "delete_file", "pay", "http_request", "calendar"]
-WEIGHTS = [20, 20, 15, 20, 5, 1, 10, 9]  # payments are rare, so violations are (about 1% of events)
+WEIGHTS = [20, 20, 15, 20, 5, 1, 10, 9]  # payments are rare
+LISTS = {"allowed_domains": ["corp.com"], "workspace": ["/workspace"]}
+ONE_FORMULA = 'always not (tool("send_email") and once(untrusted))'
 
 
 def make_events(count: int, sessions: int, seed: int = 7) -> list[Event]:
     rng = random.Random(seed)
     seqs = [0] * sessions
     events = []
+    recipients = ["bob@corp.com", "alice@corp.com", "carol@partner.org", "eve@evil.example"]
     for i in range(count):
         s = rng.randrange(sessions)
         seqs[s] += 1
@@ -40,55 +57,100 @@ def make_events(count: int, sessions: int, seed: int = 7) -> list[Event]:
                                 labels=frozenset({"untrusted"}), **common))
         else:
             tool = rng.choices(TOOLS, WEIGHTS)[0]
-            arguments = {"to": "bob@corp.com", "path": "/workspace/a.txt", "amount": 5, "url": "https://corp.com/x"}
+            arguments = {"to": rng.choice(recipients), "path": "/workspace/a.txt", "amount": 5,
+                         "url": "https://corp.com/x"}
             events.append(Event(kind="tool_call", tool=tool, arguments=arguments, **common))
     return events
 
 
-def ten_policies():  # type: ignore[no-untyped-def]
-    lists = {"allowed_domains": ["corp.com"], "workspace": ["/workspace"]}
-    policies = default_policies(lists).runtime
+def ten_policies() -> list[Policy]:
+    policies = default_policies(LISTS).runtime
     policies.append(make_policy("no-http-after-injection-hint", 'always not (tool("http_request") and '
                                 'previously(result() and risk > 0.9))'))
     return policies[:10]
 
 
-def bench_monitor(events: list[Event]) -> float:
-    monitor = Monitor(ten_policies())
-    step = monitor.step
-    start = time.perf_counter()
+def _has_count(policy: Policy) -> bool:
+    return any(isinstance(node, ast.Count) for node in ast.walk(policy.runtime_body))  # type: ignore[arg-type]
+
+
+# --- reelay: the same policies over pre-extracted atoms ------------------------------------------
+def to_reelay(node: ast.Formula, names: dict[Any, str]) -> str:
+    if isinstance(node, ast.AtomNode):
+        return "{" + names.setdefault(node.atom, f"a{len(names)}") + "}"
+    unary = {ast.Not: "not", ast.Previously: "pre", ast.Once: "once", ast.Historically: "historically"}
+    binary = {ast.And: "and", ast.Or: "or", ast.Implies: "->", ast.Since: "since"}
+    if type(node) in unary:
+        return f"{unary[type(node)]}({to_reelay(node.child, names)})"  # type: ignore[union-attr]
+    if type(node) in binary:
+        return f"({to_reelay(node.left, names)}) {binary[type(node)]} ({to_reelay(node.right, names)})"  # type: ignore[union-attr]
+    raise ValueError(f"reelay cannot express {type(node).__name__}")
+
+
+def reelay_rows(policies: Sequence[Policy], events: Sequence[Event]) -> tuple[list[str], list[dict[str, bool]]]:
+    names: dict[Any, str] = {}
+    patterns = [to_reelay(p.runtime_body, names) for p in policies]  # type: ignore[arg-type]
+    facts: dict[str, SessionFacts] = {}
+    rows = []
     for event in events:
-        step(event)
-    return len(events) / (time.perf_counter() - start)
+        session = facts.setdefault(event.session_id, SessionFacts())
+        if event.kind == "user_message":
+            session.observe_user_text(event.content)
+        rows.append({name: atom.holds(event, session) for atom, name in names.items()})
+    return patterns, rows
 
 
-def bench_reelay(events: list[Event]) -> float | None:
-    try:
-        import reelay
-    except ImportError:
-        return None
-    monitor = reelay.discrete_timed_monitor(
-        pattern="historically(({send} and once({untrusted})) -> {allowed})", condense=True
-    )
-    rows = [{"send": e.tool == "send_email", "untrusted": "untrusted" in e.labels, "allowed": True}
-            for e in events]
-    start = time.perf_counter()
-    for row in rows:
-        monitor.update(row)
-    return len(rows) / (time.perf_counter() - start)
+def reelay_monitors(reelay: Any, patterns: list[str], events: Sequence[Event]) -> dict[str, list[Any]]:
+    """One monitor per policy and session, built before the clock starts (building one takes
+    milliseconds: it parses and compiles the formula)."""
+    return {session: [reelay.discrete_timed_monitor(pattern=p, condense=False) for p in patterns]
+            for session in dict.fromkeys(e.session_id for e in events)}
+
+
+def run_reelay(monitors: dict[str, list[Any]], events: Sequence[Event], rows: list[dict[str, bool]]) -> int:
+    violations = 0
+    for event, row in zip(events, rows):
+        for monitor in monitors[event.session_id]:
+            if not monitor.update(row)["value"]:
+                violations += 1
+    return violations
+
+
+def run_aimds(policies: Sequence[Policy], events: Sequence[Event]) -> int:
+    step = Monitor(policies).step
+    return sum(len(step(event)) for event in events)
+
+
+# --- measurement ---------------------------------------------------------------------------------
+def measure(run: Callable[[], Any], count: int, repeat: int) -> tuple[dict[str, float], Any]:
+    """events/s per run in CPU time of this thread and in wall time; best and median of ``repeat``."""
+    cpu, wall, result = [], [], None
+    for _ in range(repeat):
+        c0, w0 = time.thread_time(), time.perf_counter()
+        result = run()
+        cpu.append(count / (time.thread_time() - c0))
+        wall.append(count / (time.perf_counter() - w0))
+    return {"cpu_best": max(cpu), "cpu_median": statistics.median(cpu), "wall_best": max(wall),
+            "wall_median": statistics.median(wall)}, result
+
+
+def show(label: str, rates: dict[str, float]) -> None:
+    print(f"  {label:<44} cpu best {rates['cpu_best']:>11,.0f}/s  median {rates['cpu_median']:>11,.0f}/s"
+          f"   ({1e6 / rates['cpu_best']:.2f} us/event)   wall best {rates['wall_best']:>11,.0f}/s")
 
 
 def bench_tool_call_latency(calls: int) -> tuple[float, float]:
     constant = Verdict(Action.ALLOW, 0.0, (), Role.TOOL_OUTPUT, 0.0)
-    defense = AgentDefense(scan=lambda text, role: constant,
-                           lists={"allowed_domains": ["corp.com"], "workspace": ["/workspace"]})
+    defense = AgentDefense(scan=lambda text, role: constant, lists=LISTS)
+    events = [Event(kind="tool_call", tool=TOOLS[i % len(TOOLS)], agent_id="bench", session_id=f"s{i % 50}",
+                    arguments={"to": "bob@corp.com", "subject": "weekly report", "body": "numbers attached"})
+              for i in range(calls)]
     samples = []
-    for i in range(calls):
-        event = Event(kind="tool_call", tool=TOOLS[i % len(TOOLS)], agent_id="bench", session_id=f"s{i % 50}",
-                      arguments={"to": "bob@corp.com", "subject": "weekly report", "body": "numbers attached"})
-        start = time.perf_counter()
-        defense.record(event)
-        samples.append((time.perf_counter() - start) * 1000)
+    record, clock = defense.record, time.perf_counter
+    for event in events:
+        start = clock()
+        record(event)
+        samples.append((clock() - start) * 1000)
     samples.sort()
     return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
 
@@ -98,18 +160,50 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     events = make_events(args.events, args.sessions)
-    print(f"policies loaded: {len(ten_policies())}")
-    best = max(bench_monitor(events) for _ in range(3))
-    print(f"aimds monitor: {best:,.0f} events/s (one core, {args.sessions} sessions, best of 3)")
-    theirs = bench_reelay(events)
-    if theirs is None:
-        print("reelay: not installed")
-    else:
-        print(f"reelay (1 formula, pre-extracted atoms): {theirs:,.0f} events/s")
-    p50, p99 = bench_tool_call_latency(args.calls)
-    print(f"added latency per tool call (no text scanning): p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+    ten = ten_policies()
+    eight = [p for p in ten if not _has_count(p)]
+    one = [make_policy("one", ONE_FORMULA)]
+    n, r = len(events), args.repeat
+    print(f"{n:,} events, {args.sessions} sessions, best and median of {r} runs")
+
+    rates, found = measure(lambda: run_aimds(ten, events), n, r)
+    show(f"aimds, {len(ten)} policies", rates)
+    print(f"    ({found:,} violations)")
+    try:
+        import reelay
+    except ImportError:
+        reelay = None
+        print("  reelay: not installed (pip install reelay)")
+    rates, found = measure(lambda: run_aimds(eight, events), n, r)
+    show(f"aimds, the {len(eight)} policies reelay can express", rates)
+    if reelay is not None:
+        patterns, rows = reelay_rows(eight, events)
+        found_theirs, cpu, wall = 0, [], []
+        for _ in range(r):  # fresh monitors per run, built outside the timed part
+            monitors = reelay_monitors(reelay, patterns, events)
+            c0, w0 = time.thread_time(), time.perf_counter()
+            found_theirs = run_reelay(monitors, events, rows)
+            cpu.append(n / (time.thread_time() - c0))
+            wall.append(n / (time.perf_counter() - w0))
+        show(f"reelay, the same {len(eight)} (atoms pre-extracted)", {
+            "cpu_best": max(cpu), "cpu_median": statistics.median(cpu), "wall_best": max(wall)})
+        print(f"    (violations: aimds {found:,}, reelay {found_theirs:,})")
+    rates, found = measure(lambda: run_aimds(one, events), n, r)
+    show("aimds, 1 formula", rates)
+    if reelay is not None:
+        patterns, rows = reelay_rows(one, events)
+        monitor = reelay.discrete_timed_monitor(pattern=patterns[0], condense=True)
+        theirs, _ = measure(lambda: [monitor.update(row) for row in rows], n, r)
+        show("reelay, 1 formula, one monitor for all events", theirs)
+
+    runs = [bench_tool_call_latency(args.calls) for _ in range(r)]
+    p50s, p99s = [p50 for p50, _ in runs], [p99 for _, p99 in runs]
+    print(f"added latency per tool call (no text scanning, {args.calls:,} calls, wall): p50 best "
+          f"{min(p50s):.3f} ms median {statistics.median(p50s):.3f} ms; p99 best {min(p99s):.3f} ms "
+          f"median {statistics.median(p99s):.3f} ms")
 
 
 if __name__ == "__main__":

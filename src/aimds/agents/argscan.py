@@ -78,12 +78,28 @@ def _looks_like_path(name: str, value: str) -> bool:
                                              and "://" not in value)
 
 
+def _any_of(rules: Iterable[ArgRule]) -> re.Pattern[str] | None:
+    """One alternation of several rules: most values match none, and one search rules them all out.
+    A leading global flag group such as ``(?i)`` becomes a scoped one so the parts can be joined."""
+    parts = []
+    for rule in rules:
+        pattern = rule.regex.pattern
+        flags = re.match(r"\(\?([aiLmsux]+)\)", pattern)
+        parts.append(f"(?{flags.group(1)}:{pattern[flags.end():]})" if flags else f"(?:{pattern})")
+    return re.compile("|".join(parts)) if parts else None
+
+
 class ArgumentScanner:
     def __init__(self, allowed_domains: Iterable[str] = (), rules: tuple[ArgRule, ...] | None = None) -> None:
         self.allowed_domains = frozenset(d.lower().lstrip(".") for d in allowed_domains)
         self.rules = load_rules() if rules is None else rules
+        self._value_rules = tuple(r for r in self.rules if r.where == "any")
+        self._path_rules = tuple(r for r in self.rules if r.where == "path")
+        self._any_value = _any_of(self._value_rules)
 
     def scan(self, arguments: dict[str, Any]) -> list[Finding]:
+        if not arguments:
+            return []
         best: dict[tuple[str, str], Finding] = {}
 
         def keep(name: str, finding: Finding) -> None:
@@ -91,17 +107,23 @@ class ArgumentScanner:
             if key not in best or best[key].score < finding.score:
                 best[key] = finding
 
-        for name, value in _strings(arguments):
-            for rule in self.rules:
-                if rule.where == "path" and not _looks_like_path(name, value):
-                    continue
-                if rule.regex.search(value) or (rule.where == "path" and rule.regex.search(unquote(value))):
+        def check(name: str, value: str, rules: tuple[ArgRule, ...], decoded: str | None) -> None:
+            for rule in rules:
+                if rule.regex.search(value) or (decoded is not None and rule.regex.search(decoded)):
                     keep(name, Finding(rule.kind, "argscan", rule.score,
                                        f"{rule.id.replace('_', ' ')} in argument {name!r}", rule_id=rule.id))
-            for url in _URL.findall(value):
-                finding = self._check_url(name, url)
-                if finding:
-                    keep(name, finding)
+
+        any_value = self._any_value
+        for name, value in _strings(arguments):
+            if any_value is not None and any_value.search(value):
+                check(name, value, self._value_rules, None)
+            if self._path_rules and _looks_like_path(name, value):
+                check(name, value, self._path_rules, unquote(value) if "%" in value else None)
+            if "://" in value:
+                for url in _URL.findall(value):
+                    finding = self._check_url(name, url)
+                    if finding:
+                        keep(name, finding)
         return list(best.values())
 
     def _check_url(self, name: str, url: str) -> Finding | None:

@@ -13,7 +13,6 @@ Thread-safe: one lock around the stateful part; text scanning runs outside it.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import contextvars
 import functools
 import inspect
@@ -30,6 +29,7 @@ from aimds.agents.argscan import ArgumentScanner
 from aimds.agents.behaviour import AgentHealth, BehaviourMonitor
 from aimds.agents.events import Event, EventKind, parse_event
 from aimds.agents.identity import KeyRing
+from aimds.agents.ltl.atoms import argument_domains
 from aimds.agents.monitor import Monitor, Violation
 from aimds.agents.policy import Policy, PolicyAction, PolicySet, default_policies, load_policies
 from aimds.agents.review import ReviewQueue
@@ -52,6 +52,8 @@ _POLICY_TO_ACTION = {
     PolicyAction.RESET.value: Action.BLOCK,
 }
 _QUARANTINE_KEY = "aimds:agents:quarantine:"
+_TOOL_CALL, _TOOL_RESULT, _USER_MESSAGE = (EventKind.TOOL_CALL.value, EventKind.TOOL_RESULT.value,
+                                           EventKind.USER_MESSAGE.value)
 MAX_SESSIONS = 100_000
 ARG_BLOCK_SCORE = 0.8
 ARG_REVIEW_SCORE = 0.5
@@ -269,9 +271,10 @@ class AgentDefense:
             raise SignatureError("signatures are required but no key ring is configured")
         verdict, scan_failed = self._scan_content(event)
         with self._lock:
-            decision = self._decide(event, verdict, scan_failed)
-        self.scheduler.run_pending()
-        return dataclasses.replace(decision, latency_ms=(time.perf_counter() - started) * 1000)
+            decision = self._decide(event, verdict, scan_failed, started)
+        if self.scheduler.queued:
+            self.scheduler.run_pending()
+        return decision
 
     def _scan_content(self, event: Event) -> tuple[Verdict | None, bool]:
         if not event.content:
@@ -289,7 +292,7 @@ class AgentDefense:
         except Exception:  # a broken detector must not wave content through
             return None, True
 
-    def _decide(self, event: Event, verdict: Verdict | None, scan_failed: bool) -> Decision:
+    def _decide(self, event: Event, verdict: Verdict | None, scan_failed: bool, started: float) -> Decision:
         agent, session_id = event.agent_id, event.session_id
         context = self._context(agent, session_id)
         if event.seq == 0:
@@ -299,8 +302,9 @@ class AgentDefense:
         actions: list[Action] = []
         reasons: list[str] = []
         findings: list[Finding] = []
-        is_call = event.kind == EventKind.TOOL_CALL.value
-        untrusted = event.kind == EventKind.TOOL_RESULT.value and event.tool not in self.trusted_tools
+        kind = event.kind
+        is_call = kind == _TOOL_CALL
+        untrusted = kind == _TOOL_RESULT and event.tool not in self.trusted_tools
 
         if untrusted:
             labels.add("untrusted")
@@ -321,7 +325,7 @@ class AgentDefense:
         if scan_failed:
             reasons.append("content scan failed")
             actions.append(Action.BLOCK if self.fail_closed else Action.ALLOW)
-        if event.content and event.kind in (EventKind.USER_MESSAGE.value, EventKind.TOOL_RESULT.value):
+        if event.content and (kind == _USER_MESSAGE or kind == _TOOL_RESULT):
             if self.behaviour.observe_content(agent, session_id, event.risk, untrusted).escalating:
                 reasons.append("risk is escalating over the conversation")
         if self.behaviour.session(agent, session_id).escalating:
@@ -339,7 +343,7 @@ class AgentDefense:
             if copied:
                 labels.add("tainted")
             shape = hash((event.tool, tuple(sorted(event.arguments)),
-                          tuple(sorted(set(self._domains(event.arguments))))))
+                          tuple(sorted(set(argument_domains(event.arguments))))))
             anomaly = self.behaviour.observe_tool_call(agent, event.tool or "", shape, event.time)
             if self.is_quarantined(agent):
                 actions.append(Action.BLOCK)
@@ -366,13 +370,8 @@ class AgentDefense:
         return Decision(
             action=action, event=event, violations=violations, findings=tuple(findings), reasons=tuple(reasons),
             review_id=review_id, agent_status=self.behaviour.health(agent).value, anomaly=anomaly,
-            content_verdict=verdict,
+            latency_ms=(time.perf_counter() - started) * 1000, content_verdict=verdict,
         )
-
-    def _domains(self, arguments: dict[str, Any]) -> list[str]:
-        from aimds.agents.ltl.atoms import Accessor
-
-        return Accessor("arg_domain", tuple(arguments)).values(Event(kind="tool_call", tool="x", arguments=arguments))
 
     # -- tool interception ---------------------------------------------------------------------------
     def tool(self, name: str | None = None, *, spotlight_mode: SpotlightMode | str | None = None) -> Callable[[F], F]:

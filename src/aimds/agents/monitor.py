@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aimds.agents.events import Event
+from aimds.agents.ltl import ast
 from aimds.agents.ltl.atoms import SessionFacts
 from aimds.agents.ltl.compiler import compile_bodies
 from aimds.agents.ltl.errors import PolicyError
@@ -66,6 +67,11 @@ class Monitor:
         self.policies: list[Policy] = listed
         self._compiled = compile_bodies([p.runtime_body for p in listed])  # type: ignore[misc]
         self._special = self._compiled._special
+        # user texts are parsed for mentioned addresses only when some policy reads them
+        self._needs_facts = any(
+            isinstance(node, ast.AtomNode) and getattr(node.atom, "dynamic_set", None) is not None
+            for policy in listed for node in ast.walk(policy.runtime_body)  # type: ignore[arg-type]
+        )
         self._sessions: OrderedDict[tuple[str, str], _Session] = OrderedDict()
         self._max_sessions = max_sessions
         self.evicted = 0
@@ -80,32 +86,35 @@ class Monitor:
     def step(self, event: Event) -> tuple[Violation, ...]:
         """Advance the event's session by one event; return the policies it violates."""
         key = (event.agent_id, event.session_id)
-        session = self._sessions.get(key)
+        sessions = self._sessions
+        session = sessions.get(key)
         if session is None:
             session = self._new_session(key)
         else:
-            self._sessions.move_to_end(key)
-        seq, kind = event.seq, event.kind
-        if seq <= session.last_seq or event.time < session.last_time:
+            sessions.move_to_end(key)
+        seq, now, kind, tool = event.seq, event.time, event.kind, event.tool
+        previous = session.last_seq
+        if seq <= previous or now < session.last_time:
             raise InvalidInput(
-                f"event seq {seq} at time {event.time} is not after seq {session.last_seq} at time "
+                f"event seq {seq} at time {now} is not after seq {previous} at time "
                 f"{session.last_time} in session {event.session_id!r}"
             )
-        if kind == "user_message" and event.content:
+        if self._needs_facts and kind == "user_message" and event.content:
             session.facts.observe_user_text(event.content)
-        previous = session.last_seq
-        session.last_seq, session.last_time = seq, event.time
-        step = self._special.get((kind, event.tool)) or self._compiled.step_for(kind, event.tool)
+        session.last_seq = seq
+        session.last_time = now
+        step = self._special.get((kind, tool)) or self._compiled.step_for(kind, tool)
         mask = step(session.state, event, session.facts)
         if not mask:
             return ()
-        return self._violations(mask, session.state, seq, previous if previous >= 0 else None)
+        return self._violations(mask, session.state, seq, now, previous if previous >= 0 else None)
 
-    def _violations(self, mask: int, state: list[Any], seq: int, previous: int | None) -> tuple[Violation, ...]:
+    def _violations(self, mask: int, state: list[Any], seq: int, now: float,
+                    previous: int | None) -> tuple[Violation, ...]:
         found = []
         for index, policy in enumerate(self.policies):
             if mask >> index & 1:
-                seqs = set(self._compiled.witnesses(index, state, previous))
+                seqs = set(self._compiled.witnesses(index, state, previous, now))
                 seqs.add(seq)
                 found.append(
                     Violation(policy.name, policy.severity.value, policy.action.value, tuple(sorted(seqs)),

@@ -45,6 +45,10 @@ class MitigationScheduler:
             raise InvalidInput("mitigation queue is full")
         heapq.heappush(self._queue, _Task(priority, self._clock() + deadline_s, next(self._order), name, run))
 
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
     def run_pending(self) -> int:
         ran = 0
         while self._queue:

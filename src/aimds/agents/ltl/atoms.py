@@ -11,6 +11,7 @@ comparison on it is false.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import posixpath
 import re
 from collections.abc import Callable, Iterable
@@ -185,6 +186,12 @@ def _lookup(arguments: dict[str, Any], path: str) -> Any:
 
 
 def _domain_of(token: str) -> str | None:
+    """The host a token (address, URL, bare host) names; short tokens are cached, as agents repeat
+    recipients and hosts (the cache holds at most 65,536 tokens of at most 256 characters)."""
+    return _cached_domain(token) if len(token) <= 256 else _parse_domain(token)
+
+
+def _parse_domain(token: str) -> str | None:
     token = token.strip("<>\"'()[] ").lower()
     if token.startswith("mailto:"):
         token = token[7:]
@@ -199,6 +206,9 @@ def _domain_of(token: str) -> str | None:
         host = token.split("/", 1)[0].split(":", 1)[0]
     host = host.rstrip(".")
     return host if host and (_HOST.match(host) or _looks_like_ip(host)) else None
+
+
+_cached_domain = functools.lru_cache(maxsize=65_536)(_parse_domain)
 
 
 def _looks_like_ip(host: str) -> bool:
@@ -244,17 +254,29 @@ class Accessor:
             for key in self.keys:
                 _leaves(_lookup(event.arguments, key), raw)
         if name == "arg_domain":
-            domains = []
-            for value in raw:
-                if isinstance(value, str):
-                    for token in _SPLIT.split(value[:65536]):
-                        domain = _domain_of(token) if token else None
-                        if domain:
-                            domains.append(domain)
-            return domains
+            return domains_in(raw)
         if name == "arg_path":
             return [posixpath.normpath(v) for v in raw if isinstance(v, str) and v]
         return raw
+
+
+def domains_in(values: Iterable[Any]) -> list[str]:
+    """Domains named in string values (several addresses in one string are split apart)."""
+    domains = []
+    for value in values:
+        if isinstance(value, str):
+            for token in _SPLIT.split(value[:65536]) if len(value) > 3 else ():
+                domain = _domain_of(token) if token else None
+                if domain:
+                    domains.append(domain)
+    return domains
+
+
+def argument_domains(arguments: dict[str, Any]) -> list[str]:
+    """Domains named anywhere in a tool call's arguments."""
+    raw: list[Any] = []
+    _leaves(arguments, raw)
+    return domains_in(raw)
 
 
 def _number(value: Any) -> float | None:

@@ -28,6 +28,7 @@ class TemporalSlot:
     op: str  # "once" | "historically" | "since" | "previously" | "count"
     value: int
     witness: int  # -1 when the operator has no witness slot
+    window: float | None = None  # for windowed counts
 
 
 @dataclass
@@ -58,11 +59,13 @@ class CompiledSet:
             state[index] = deque(maxlen=size)
         return state
 
-    def witnesses(self, body_index: int, state: list[Any], previous_seq: int | None) -> list[int]:
+    def witnesses(self, body_index: int, state: list[Any], previous_seq: int | None, now: float) -> list[int]:
         """Events that, with the current one, make up the counterexample for a violated body."""
         seqs: set[int] = set()
         for slot in self.slots_per_body[body_index]:
             if slot.op == "count":
+                if slot.window is not None:
+                    windowed_len(state[slot.value], now, slot.window)
                 seqs.update(seq for _, seq in state[slot.value])
             elif slot.op == "previously":
                 if previous_seq is not None:
@@ -78,7 +81,7 @@ class _Generator:
 
     def __init__(self, table: "_SlotTable", fold: Callable[[Any], bool | None] | None = None) -> None:
         self.lines: list[str] = []
-        self.namespace: dict[str, Any] = {}
+        self.namespace: dict[str, Any] = {"_wlen": windowed_len}
         self.table = table
         self.fold = fold
         self.emitted: dict[int, str] = {}
@@ -169,14 +172,13 @@ class _Generator:
                     add(f"    st[{value}] = False")
             return f"st[{value}]"
         if isinstance(node, ast.Count):
+            # appends now, expires lazily when read: events of other tools never touch the window
             child = self.expr(node.child)
-            add(f"q = st[{value}]")
             if child != "False":
                 add(f"if {child}:")
-                add("    q.append((e.time, e.seq))")
+                add(f"    st[{value}].append((e.time, e.seq))")
             if node.window is not None:
-                add(f"while q and e.time - q[0][0] >= {node.window!r}:")
-                add("    q.popleft()")
+                return f"(_wlen(st[{value}], e.time, {node.window!r}) {node.op} {node.bound})"
             return f"(len(st[{value}]) {node.op} {node.bound})"
         raise PolicyError(f"unsupported node {type(node).__name__}")  # pragma: no cover
 
@@ -206,7 +208,7 @@ class _SlotTable:
         witness = self._add(-1) if op in ("once", "historically", "since") else -1
         if op == "count":
             self.deque_sizes[value] = node.bound + 1  # type: ignore[union-attr]
-        slot = TemporalSlot(op, value, witness)
+        slot = TemporalSlot(op, value, witness, node.window if op == "count" else None)  # type: ignore[union-attr]
         try:
             self.by_node[node] = slot
         except TypeError:
@@ -255,6 +257,14 @@ class _Probe:
 
 
 MAX_SPECIALISATIONS = 1024
+
+
+def windowed_len(queue: deque[tuple[float, int]], now: float, window: float) -> int:
+    """Drop entries that left the window (``now - time >= window``) and count the rest. The deque
+    is capped at bound + 1 entries, oldest dropped first, so lazy expiry gives the same count."""
+    while queue and now - queue[0][0] >= window:
+        queue.popleft()
+    return len(queue)
 
 
 def compile_bodies(bodies: Sequence[ast.Formula]) -> CompiledSet:
