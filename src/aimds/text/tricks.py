@@ -10,7 +10,8 @@ that read real prose, numbers, URLs or PII. The view exists only when it differs
 - letters spaced out with one repeated separator ("i g n o r e", "i.g.n.o.r.e") are joined;
 - a single separator between two letters ("ign-ore", "ig_no.re") is dropped.
 All regexes are linear: character classes under single quantifiers, the separator pinned by a
-backreference, and each token start fixed by a lookbehind.
+backreference, and each token start fixed by a lookbehind. Leet tokens are found from hints (a leet
+character next to a letter), so ordinary prose costs one C-speed scan.
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ from aimds.text.views import View
 _LEET_CHARS = "013457@$"
 _TOKEN_CHAR = r"[A-Za-z0-9@$]"
 _LEET_CLASS = f"[{re.escape(_LEET_CHARS)}]"
+_MAX_LEET_TOKEN = 32
+_TOKENS_ONE_BY_ONE = 8
 _LEET_TOKEN = re.compile(
     rf"(?<!{_TOKEN_CHAR})(?={_LEET_CLASS}*[A-Za-z])(?=[A-Za-z]*{_LEET_CLASS})"
-    rf"[A-Za-z{re.escape(_LEET_CHARS)}]{{2,32}}(?!{_TOKEN_CHAR})"
+    rf"[A-Za-z{re.escape(_LEET_CHARS)}]{{2,{_MAX_LEET_TOKEN}}}(?!{_TOKEN_CHAR})"
 )
-# patterns that start with a character class let the regex engine skip ahead at C speed
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@$")
+_TOKEN_REST = re.compile(f"{_TOKEN_CHAR}*")
+_LEET_WORD = re.compile(rf"[A-Za-z{re.escape(_LEET_CHARS)}]{{2,{_MAX_LEET_TOKEN}}}")
+# A leet token holds a leet character next to a letter; this pattern starts with a character class,
+# so the regex engine skips ahead at C speed and only tokens around a hit are looked at.
 _LEET_HINT = re.compile(rf"{_LEET_CLASS}(?:(?<=[A-Za-z].)|(?=[A-Za-z]))")
 _LEET = str.maketrans({"1": "i", "3": "e", "0": "o", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _LETTER = r"[^\W\d_]"
@@ -41,9 +48,7 @@ _INNER_SEP = re.compile(rf"[-._*|~^+](?<={_LETTER}.)(?={_LETTER})")
 
 def fold_tricks(base: View) -> View | None:
     """The folded view of ``base`` (normally the ``normalized`` view), or None when nothing changed."""
-    text = base.text
-    if _LEET_HINT.search(text):
-        text = _LEET_TOKEN.sub(_unleet, text)
+    text = _unleet_tokens(base.text)
     deletions = _separators(text)
     if not deletions:
         if text == base.text:
@@ -53,8 +58,40 @@ def fold_tricks(base: View) -> View | None:
     return View("folded", folded, offsets.compose(anchors, base.anchors))
 
 
-def _unleet(match: re.Match[str]) -> str:
-    return match.group().replace("11", "ll").translate(_LEET)
+def _unleet_tokens(text: str) -> str:
+    """Fold every leet token: a whole run of token characters, 2 to 32 long, made only of letters
+    and leet characters, with at least one of each (which the hint guarantees).
+
+    Ordinary text has a few hints at most ("30am"), so tokens are looked at one by one around
+    them; text dense with them is handed to one regex substitution over the rest.
+    """
+    out: list[str] = []
+    done = scanned = 0  # text before `done` is in `out`; tokens before `scanned` are looked at
+    looked_at = 0
+    for hint in _LEET_HINT.finditer(text):
+        at = hint.start()
+        if at < scanned:
+            continue
+        if looked_at == _TOKENS_ONE_BY_ONE:  # `scanned` ends a token: no token straddles it
+            out += (text[done:scanned], _LEET_TOKEN.sub(lambda m: _fold_leet(m.group()), text[scanned:]))
+            return "".join(out)
+        looked_at += 1
+        start = at
+        while start > 0 and text[start - 1] in _TOKEN_CHARS and at - start < _MAX_LEET_TOKEN:
+            start -= 1
+        scanned = _TOKEN_REST.match(text, at).end()
+        longer = start > 0 and text[start - 1] in _TOKEN_CHARS
+        if not longer and _LEET_WORD.fullmatch(text, start, scanned):
+            out += (text[done:start], _fold_leet(text[start:scanned]))
+            done = scanned
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _fold_leet(token: str) -> str:
+    return token.replace("11", "ll").translate(_LEET)
 
 
 def _separators(text: str) -> list[int]:
