@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Callable, Iterator
 
+from aimds.text.gates import may_match
+
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}")
 # Base64 of text is full of lower-case letters followed by capitals or digits ("aWdub3Jl"), which prose
 # rarely has; starting with the (rare) capitals and digits lets the engine skip ahead at C speed.
@@ -68,11 +70,14 @@ class Budget:
         return text
 
 
-def find_payloads(text: str, budget: Budget) -> list[Payload]:
-    """Every payload in ``text``, in the order the decoders run, until the budget is spent."""
+def find_payloads(text: str, budget: Budget, gates: frozenset[str] | None = None) -> list[Payload]:
+    """Every payload in ``text``, in the order the decoders run, until the budget is spent.
+
+    ``gates`` (from `aimds.text.gates`, for ``text``) lets it skip decoders that cannot match.
+    """
     found: list[Payload] = []
     for scan in _SCANS:
-        for payload in scan(text, budget):
+        for payload in scan(text, budget, gates):
             kept = budget.take(payload.text)
             if kept is None:
                 return found
@@ -93,8 +98,8 @@ def looks_like_text(decoded: str) -> bool:
 # --- base64 and hex -------------------------------------------------------------------------------
 
 
-def _base64(text: str, budget: Budget) -> Iterator[Payload]:
-    if not _BASE64_HINT.search(text):
+def _base64(text: str, budget: Budget, gates: frozenset[str] | None) -> Iterator[Payload]:
+    if not (may_match(gates, "base64") and _BASE64_HINT.search(text)):
         return
     for match in _BASE64.finditer(text):
         candidate = match.group()
@@ -117,8 +122,8 @@ def _b64decode(candidate: str) -> str | None:
     return raw.decode("utf-8", "replace")
 
 
-def _hex(text: str, budget: Budget) -> Iterator[Payload]:
-    patterns = ([_HEX_ESCAPES] if "\\x" in text else []) + [_HEX_PLAIN, _HEX_SPACED]
+def _hex(text: str, budget: Budget, gates: frozenset[str] | None) -> Iterator[Payload]:
+    patterns = [p for name, p in _HEX_GATES if may_match(gates, name) and (p is not _HEX_ESCAPES or "\\x" in text)]
     for pattern in patterns:
         for match in pattern.finditer(text):
             digits = "".join(_HEX_DIGITS.findall(match.group(), 0, budget.chars * 4 + 8))
@@ -178,8 +183,8 @@ _FAMILIES = (
 _ESCAPE_HINT = re.compile(r"[%&\\](?:(?<=%)[0-9A-Fa-f]{2}|(?<=&)#?[A-Za-z0-9]{1,32};|(?<=\\)[uU][0-9A-Fa-f{])")
 
 
-def _escapes(text: str, budget: Budget) -> Iterator[Payload]:
-    if not _ESCAPE_HINT.search(text):
+def _escapes(text: str, budget: Budget, gates: frozenset[str] | None) -> Iterator[Payload]:
+    if not (may_match(gates, "escapes") and _ESCAPE_HINT.search(text)):
         return
     for family in _FAMILIES:
         for start, end in _regions(text, family.run):
@@ -218,4 +223,7 @@ def _widen(text: str, start: int, end: int) -> tuple[int, int]:
     return (before.start() if before else start, after.end() if after else end)
 
 
-_SCANS: tuple[Callable[[str, Budget], Iterator[Payload]], ...] = (_base64, _hex, _escapes)
+_SCANS: tuple[Callable[[str, Budget, frozenset[str] | None], Iterator[Payload]], ...] = (_base64, _hex, _escapes)
+_HEX_GATES = (("hex_escapes", _HEX_ESCAPES), ("hex", _HEX_PLAIN), ("hex_spaced", _HEX_SPACED))
+#: regexes `find_payloads` may skip when a Hyperscan pass says they cannot match (see `gates`)
+GATE_PATTERNS = {"base64": _BASE64_HINT, "escapes": _ESCAPE_HINT, **dict(_HEX_GATES)}

@@ -20,9 +20,9 @@ import re
 
 from aimds.config import Settings
 from aimds.errors import InputTooLarge, InvalidInput
-from aimds.text import decoders, unicode_fold
+from aimds.text import decoders, tricks, unicode_fold
 from aimds.text.decoders import Budget
-from aimds.text.tricks import fold_tricks
+from aimds.text.gates import Gates, may_match
 from aimds.text.views import Prepared, View
 from aimds.types import Finding, Role, ThreatKind
 
@@ -48,6 +48,14 @@ _WORD_SPLIT = str.maketrans({c: " " for c in "\t\n\r!\"#$%&'()*+,-./:;<=>?@[\\]^
 _ROT13_SAMPLE = 8192
 #: rotated forms of the most frequent words; substring tests are far cheaper than any word split
 _ROT13_GATE = ("gur", "naq", "lbh", "guvf", "sbe", "jvgu", "nyy", "vtaber", "cerivbhf")
+_GATES = Gates(
+    {
+        **unicode_fold.GATE_PATTERNS,
+        **tricks.GATE_PATTERNS,
+        **decoders.GATE_PATTERNS,
+        "rot13": re.compile("|".join(_ROT13_GATE), re.IGNORECASE),
+    }
+)
 
 
 def prepare(text: str, role: Role | str, settings: Settings) -> Prepared:
@@ -61,16 +69,19 @@ def prepare(text: str, role: Role | str, settings: Settings) -> Prepared:
     except ValueError:
         raise InvalidInput(f"unknown role {role!r}; expected one of {[r.value for r in Role]}") from None
 
-    uf = unicode_fold.fold(text)
+    gates = _GATES.fired(text)
+    uf = unicode_fold.fold(text, gates)
     normalized = uf.normalized
+    if normalized.text is not text:  # the gates were worked out for the raw text
+        gates = None
     views: list[View] = [normalized]
     findings: list[Finding] = list(uf.findings)
     if uf.unicode is not None:
         views.append(uf.unicode)
-    folded = fold_tricks(normalized)
+    folded = tricks.fold_tricks(normalized, gates)
     if folded is not None:
         views.append(folded)
-    rot13 = _rot13(normalized)
+    rot13 = _rot13(normalized) if may_match(gates, "rot13") else None
     if rot13 is not None:
         views.append(rot13[0])
         findings.append(rot13[1])
@@ -82,17 +93,23 @@ def prepare(text: str, role: Role | str, settings: Settings) -> Prepared:
             view = View(hidden.name, _fold_payload(taken), origin=hidden.span, depth=1)
             views.append(view)
             _decode(view, 1, settings.decode_max_depth, budget, views, findings)
-    _decode(normalized, 0, settings.decode_max_depth, budget, views, findings)
+    _decode(normalized, 0, settings.decode_max_depth, budget, views, findings, gates)
     return Prepared(raw=text, role=role, views=tuple(views), findings=tuple(findings))
 
 
 def _decode(
-    source: View, depth: int, max_depth: int, budget: Budget, views: list[View], findings: list[Finding]
+    source: View,
+    depth: int,
+    max_depth: int,
+    budget: Budget,
+    views: list[View],
+    findings: list[Finding],
+    gates: frozenset[str] | None = None,
 ) -> None:
     """Decode payloads in ``source`` (and in them, depth-first) into ``views``."""
     if depth >= max_depth or budget.spent:
         return
-    for payload in decoders.find_payloads(source.text, budget):
+    for payload in decoders.find_payloads(source.text, budget, gates):
         origin = source.to_original(payload.start, payload.end)
         view = View(f"decoded:{payload.encoding}", _fold_payload(payload.text), origin=origin, depth=depth + 1)
         views.append(view)

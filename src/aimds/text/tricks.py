@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from aimds.text import offsets
+from aimds.text.gates import may_match
 from aimds.text.views import View
 
 _LEET_CHARS = "013457@$"
@@ -44,12 +45,17 @@ _SPACED = re.compile(
 # three single letters in a row with one separator: a cheap gate (it starts with a character class)
 _SPACED_HINT = re.compile(rf"(?P<sep>[ ._*|~+/:-]){_LETTER}(?P=sep){_LETTER}(?P=sep){_LETTER}(?![^\W_])")
 _INNER_SEP = re.compile(rf"[-._*|~^+](?<={_LETTER}.)(?={_LETTER})")
+#: regexes `fold_tricks` may skip when a Hyperscan pass says they cannot match (see `gates`)
+GATE_PATTERNS = {"leet": _LEET_HINT, "spaced": _SPACED_HINT, "inner_separator": _INNER_SEP}
 
 
-def fold_tricks(base: View) -> View | None:
-    """The folded view of ``base`` (normally the ``normalized`` view), or None when nothing changed."""
-    text = _unleet_tokens(base.text)
-    deletions = _separators(text)
+def fold_tricks(base: View, gates: frozenset[str] | None = None) -> View | None:
+    """The folded view of ``base`` (normally the ``normalized`` view), or None when nothing changed.
+
+    ``gates`` (from `aimds.text.gates`, for ``base.text``) lets it skip regexes that cannot match.
+    """
+    text = _unleet_tokens(base.text) if may_match(gates, "leet") else base.text
+    deletions = _separators(text, gates if text is base.text else None)  # leet folding makes letters
     if not deletions:
         if text == base.text:
             return None
@@ -94,12 +100,13 @@ def _fold_leet(token: str) -> str:
     return token.replace("11", "ll").translate(_LEET)
 
 
-def _separators(text: str) -> list[int]:
+def _separators(text: str, gates: frozenset[str] | None) -> list[int]:
     """Sorted positions of separator characters that split a word."""
     found: set[int] = set()
-    hint = _SPACED_HINT.search(text)
+    hint = _SPACED_HINT.search(text) if may_match(gates, "spaced") else None
     if hint is not None:
         for match in _SPACED.finditer(text, max(0, hint.start() - 1)):
             found.update(range(match.start() + 1, match.end(), 2))
-    found.update(m.start() for m in _INNER_SEP.finditer(text))
+    if may_match(gates, "inner_separator"):
+        found.update(m.start() for m in _INNER_SEP.finditer(text))
     return sorted(found)

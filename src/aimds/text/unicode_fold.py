@@ -26,6 +26,7 @@ from itertools import islice
 import numpy as np
 
 from aimds.text import offsets, tables
+from aimds.text.gates import may_match
 from aimds.text.tables import InvisibleClass
 from aimds.text.views import View
 from aimds.types import Finding, Span, ThreatKind
@@ -33,6 +34,8 @@ from aimds.types import Finding, Span, ThreatKind
 DETECTOR = "normalize"
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: regexes the normalize stage may skip when a Hyperscan pass says they cannot match (see `gates`)
+GATE_PATTERNS = {"control": _ASCII_CONTROL}
 #: runs of characters the fold may change: everything but printable ASCII, tab and newlines
 _SPECIAL = re.compile(r"[^\t\n\r\x20-\x7e]+")
 _MAX_RUNS = 64  # past this many runs, translating the whole text at once is cheaper
@@ -71,8 +74,8 @@ class UnicodeFold:
     findings: tuple[Finding, ...] = field(default_factory=tuple)
 
 
-def fold(text: str) -> UnicodeFold:
-    if text.isascii() and not _ASCII_CONTROL.search(text):
+def fold(text: str, gates: frozenset[str] | None = None) -> UnicodeFold:
+    if text.isascii() and not (may_match(gates, "control") and _ASCII_CONTROL.search(text)):
         return UnicodeFold(View("normalized", text))
     t = tables.fold_tables()
     spans = [m.span() for m in islice(_SPECIAL.finditer(text), _MAX_RUNS + 1)]
