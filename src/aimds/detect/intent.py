@@ -154,7 +154,8 @@ class IntentDetector:
         hits = self._matcher.hits(text)
         if not hits:
             return []
-        if not any(c.score_for({self._names[cls] for _, cls in hits}) is not None for c in self.lexicon.combos):
+        anywhere = {self._names[cls] for _, cls in hits}
+        if not any(c.score_for(anywhere) is not None for c in self.lexicon.combos):
             return []  # the usual case: no combination anywhere in the text, so no sentence can have one
         boundaries = [m.end() for m in _SENTENCE_END.finditer(text)]
         by_sentence: dict[tuple[int, int], set[str]] = {}
