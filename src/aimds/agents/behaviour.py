@@ -100,6 +100,9 @@ class BehaviourMonitor:
                 self._agents.popitem(last=False)
         return profile
 
+    def has(self, agent_id: str) -> bool:
+        return agent_id in self._agents
+
     def known_agents(self) -> list[str]:
         return list(self._agents)
 

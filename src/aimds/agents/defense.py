@@ -17,6 +17,7 @@ import contextvars
 import functools
 import inspect
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -26,21 +27,31 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aimds.agents.argscan import ArgumentScanner
-from aimds.agents.behaviour import AgentHealth, BehaviourMonitor
+from aimds.agents.behaviour import AgentHealth, AgentProfile, BehaviourMonitor
+from aimds.agents.board import AgentBoard
 from aimds.agents.events import Event, EventKind, parse_event
 from aimds.agents.identity import KeyRing
 from aimds.agents.ltl.atoms import argument_domains
 from aimds.agents.monitor import Monitor, Violation
-from aimds.agents.policy import Policy, PolicyAction, PolicySet, default_policies, load_policies
+from aimds.agents.policy import (
+    HUMAN_HANDOFF,
+    MAX_FALLBACKS,
+    Policy,
+    PolicyAction,
+    PolicySet,
+    default_policies,
+    load_policies,
+)
 from aimds.agents.review import ReviewQueue
 from aimds.agents.scheduler import MitigationScheduler
 from aimds.agents.spotlight import SpotlightMode, spotlight
 from aimds.agents.taint import TaintTracker
-from aimds.errors import AimdsError, Blocked
+from aimds.errors import AimdsError, Blocked, ConfigError, InvalidInput
 from aimds.store.base import Store
 from aimds.types import Action, Finding, Role, ThreatKind, Verdict, strictest
 
 ScanFn = Callable[[str, str], Verdict]
+log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 _POLICY_TO_ACTION = {
@@ -50,6 +61,7 @@ _POLICY_TO_ACTION = {
     PolicyAction.BLOCK.value: Action.BLOCK,
     PolicyAction.QUARANTINE.value: Action.BLOCK,
     PolicyAction.RESET.value: Action.BLOCK,
+    PolicyAction.REROUTE.value: Action.BLOCK,  # unless a fallback chain takes over, see _reroute
 }
 _QUARANTINE_KEY = "aimds:agents:quarantine:"
 _TOOL_CALL, _TOOL_RESULT, _USER_MESSAGE = (EventKind.TOOL_CALL.value, EventKind.TOOL_RESULT.value,
@@ -69,6 +81,7 @@ class Decision:
     findings: tuple[Finding, ...] = ()
     reasons: tuple[str, ...] = ()
     review_id: str | None = None
+    reroute: tuple[str, ...] = ()  # fallback chain offered instead of the stopped call, in order
     agent_status: str = AgentHealth.HEALTHY.value
     anomaly: float = 0.0
     latency_ms: float = 0.0
@@ -106,6 +119,7 @@ class Decision:
             "findings": [f.to_dict() for f in self.findings],
             "reasons": list(self.reasons),
             "review_id": self.review_id,
+            "reroute": list(self.reroute) or None,
             "agent_status": self.agent_status,
             "anomaly": round(self.anomaly, 4),
             "latency_ms": round(self.latency_ms, 3),
@@ -118,6 +132,16 @@ class _SessionContext:
     def __init__(self) -> None:
         self.taint = TaintTracker()
         self.last_seq = 0
+
+
+def _check_fallbacks(fallbacks: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    checked = {}
+    for tool, chain in fallbacks.items():
+        chain = (chain,) if isinstance(chain, str) else tuple(chain)
+        if not chain or len(chain) > MAX_FALLBACKS or not all(isinstance(t, str) and t for t in chain):
+            raise ConfigError(f"fallback chain for {tool!r} must list 1 to {MAX_FALLBACKS} tool names")
+        checked[str(tool)] = chain
+    return checked
 
 
 def _jsonable(value: Any, depth: int = 0) -> Any:
@@ -160,8 +184,12 @@ class AgentDefense:
         block_injected_results: bool = False,
         scan_user_messages: bool = True,
         fail_closed: bool = True,
+        fallbacks: Mapping[str, Sequence[str]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``fallbacks`` maps a tool name to the chain a ``reroute`` policy offers when the policy
+        names none, e.g. ``{"send_email": ["draft_email", "human"]}`` (``human``: a human handoff
+        through the review queue)."""
         if scan is None:
             if guard is None:
                 from aimds.guard import Guard
@@ -188,6 +216,14 @@ class AgentDefense:
         self.block_injected_results = block_injected_results
         self.scan_user_messages = scan_user_messages
         self.fail_closed = fail_closed
+        self.fallbacks = _check_fallbacks(fallbacks or {})
+        self.board = AgentBoard(store)
+        self._published: dict[str, tuple[str, float]] = {}  # agent -> (status, time) this process last published
+        self._outbox: list[dict[str, Any]] = []  # status records to publish once the lock is released
+        self._policy_fallbacks = {p.name: p.fallback for p in self.policies.runtime}
+        self._tools: dict[str, Callable[..., Any]] = {}  # guarded tools by name: fallback targets
+        self._rerouting: contextvars.ContextVar[bool] = contextvars.ContextVar(
+            f"aimds_agent_rerouting_{id(self)}", default=False)
         self._clock = clock
         self._lock = threading.RLock()
         self._sessions: OrderedDict[tuple[str, str], _SessionContext] = OrderedDict()
@@ -240,23 +276,72 @@ class AgentDefense:
             self.behaviour.profile(agent_id).quarantined = True
 
     def release(self, agent_id: str) -> None:
+        """Lift quarantine and clear the agent's compromised status on every instance."""
         self.store.delete(_QUARANTINE_KEY + agent_id)
         with self._lock:
             self.behaviour.release(agent_id)
+            record = self._status_record(agent_id, self.behaviour.health(agent_id).value)
+        self.board.publish(record | {"release": True})
 
     def is_quarantined(self, agent_id: str) -> bool:
         return self.store.get(_QUARANTINE_KEY + agent_id) is not None
 
+    def knows(self, agent_id: str) -> bool:
+        """Whether this or another instance sharing the store has seen the agent."""
+        self._sync_board()
+        return self.behaviour.has(agent_id) or self.board.latest(agent_id) is not None
+
+    def known_agents(self) -> list[str]:
+        """Agents seen by any instance sharing the store."""
+        self._sync_board()
+        return list(dict.fromkeys([*self.behaviour.known_agents(), *self.board.known()]))
+
     def agent_status(self, agent_id: str) -> dict[str, Any]:
+        """The agent's profile here; status, trust and reasons from another instance when that one
+        changed them after this one last did (the newest change wins)."""
+        self._sync_board()
+        quarantined = self.is_quarantined(agent_id)
         with self._lock:
-            profile = self.behaviour.profile(agent_id)
-            profile.quarantined = self.is_quarantined(agent_id)
-            return profile.to_dict(self.behaviour.health(agent_id))
+            if self.behaviour.has(agent_id):
+                profile = self.behaviour.profile(agent_id)
+                profile.quarantined = quarantined
+                out = profile.to_dict(self.behaviour.health(agent_id))
+            else:  # seen elsewhere or not at all: no profile is made here for it
+                out = AgentProfile(agent_id, quarantined=quarantined).to_dict(AgentHealth.HEALTHY)
+            mine = self._published.get(agent_id)
+        shared = self.board.latest(agent_id)
+        if shared is not None and (mine is None or float(shared["at"]) > mine[1]):
+            for key in ("status", "trust", "anomaly", "violations", "reasons"):
+                if key in shared:
+                    out[key] = shared[key]
+        if quarantined:
+            out["status"] = AgentHealth.COMPROMISED.value
+        return out
 
     def compromised_agents(self) -> list[str]:
-        with self._lock:
-            return [a for a in self.behaviour.known_agents()
-                    if self.behaviour.health(a) is AgentHealth.COMPROMISED or self.is_quarantined(a)]
+        return [a for a in self.known_agents() if self.agent_status(a)["status"] == AgentHealth.COMPROMISED.value]
+
+    def _status_record(self, agent_id: str, health: str) -> dict[str, Any]:
+        """What other instances learn about an agent (called under the lock)."""
+        at = self._clock()
+        self._published[agent_id] = (health, at)
+        if len(self._published) > MAX_SESSIONS:
+            self._published.pop(next(iter(self._published)))
+        profile = self.behaviour.profile(agent_id)
+        return {"agent_id": agent_id, "at": at, "status": health, "trust": round(profile.trust, 4),
+                "anomaly": round(profile.anomaly, 4), "violations": profile.violations, "reasons": profile.reasons[-5:]}
+
+    def _sync_board(self) -> None:
+        """Apply releases made on other instances after this one last changed the agent's status."""
+        for record in self.board.sync():
+            if not record.get("release"):
+                continue
+            agent_id, at = str(record["agent_id"]), float(record["at"])
+            with self._lock:
+                mine = self._published.get(agent_id)
+                if self.behaviour.has(agent_id) and (mine is None or mine[1] < at):
+                    self.behaviour.release(agent_id)
+                    self._published[agent_id] = (self.behaviour.health(agent_id).value, at)
 
     # -- events ------------------------------------------------------------------------------------
     def record(self, event: Event | Mapping[str, Any] | str) -> Decision:
@@ -272,8 +357,16 @@ class AgentDefense:
         verdict, scan_failed = self._scan_content(event)
         with self._lock:
             decision = self._decide(event, verdict, scan_failed, started)
+            outbox: list[dict[str, Any]] = []
+            if self._outbox:
+                outbox, self._outbox = self._outbox, []
         if self.scheduler.queued:
             self.scheduler.run_pending()
+        for record in outbox:
+            try:
+                self.board.publish(record)
+            except AimdsError as exc:  # the decision stands; other instances learn the status later
+                log.warning("agent status not published: %s", exc)
         return decision
 
     def _scan_content(self, event: Event) -> tuple[Verdict | None, bool]:
@@ -351,9 +444,16 @@ class AgentDefense:
 
         event.labels = frozenset(labels)
         violations = self.monitor.step(event)
+        chain: tuple[str, ...] = ()
         for violation in violations:
-            actions.append(_POLICY_TO_ACTION[violation.action])
             reasons.append(f"policy {violation.policy} violated (events {list(violation.events)})")
+            if violation.action == PolicyAction.REROUTE.value:
+                found = self._policy_fallbacks.get(violation.policy) or self.fallbacks.get(event.tool or "", ())
+                if found and not self._rerouting.get():
+                    chain = chain or found
+                    continue
+                reasons.append("no fallback for this call" if not found else "a fallback call is not rerouted again")
+            actions.append(_POLICY_TO_ACTION[violation.action])
             if violation.action == PolicyAction.QUARANTINE.value:
                 self.scheduler.submit(f"quarantine {agent}", functools.partial(self.quarantine, agent,
                                       f"policy {violation.policy}"), priority=0)
@@ -361,17 +461,38 @@ class AgentDefense:
                 self.scheduler.submit(f"reset {agent}/{session_id}",
                                       functools.partial(self.reset_session, agent, session_id), priority=1)
         self.behaviour.observe_outcome(agent, [v.action for v in violations], [v.policy for v in violations])
+        health = self.behaviour.health(agent).value
+        published = self._published.get(agent)
+        if published is None or published[0] != health:  # first sight here, or a new status: tell the others
+            self._outbox.append(self._status_record(agent, health))
 
         action = strictest(actions)
+        if chain:
+            action, chain = self._reroute(action, chain, reasons)
         review_id = None
         if action is Action.REVIEW:
             item = self.reviews.submit(agent, session_id, event.tool, event.arguments, reasons)
             review_id = item.id
         return Decision(
             action=action, event=event, violations=violations, findings=tuple(findings), reasons=tuple(reasons),
-            review_id=review_id, agent_status=self.behaviour.health(agent).value, anomaly=anomaly,
+            review_id=review_id, reroute=chain, agent_status=health, anomaly=anomaly,
             latency_ms=(time.perf_counter() - started) * 1000, content_verdict=verdict,
         )
+
+    @staticmethod
+    def _reroute(action: Action, chain: tuple[str, ...], reasons: list[str]) -> tuple[Action, tuple[str, ...]]:
+        """A reroute replaces the call only when nothing else blocks it: a blocked call (secret in the
+        arguments, quarantined agent, a block policy) stays blocked with no fallback offered. With a
+        human first in the chain the call goes to the review queue; otherwise it is stopped and the
+        caller runs the chain (`wrap` does this for guarded tools)."""
+        if action is Action.BLOCK:
+            reasons.append("fallback not offered: the call is blocked")
+            return action, ()
+        if chain[0] == HUMAN_HANDOFF:
+            reasons.append(f"handed to a human (fallback chain {list(chain)})")
+            return Action.REVIEW, chain
+        reasons.append(f"rerouted to {chain[0]} (fallback chain {list(chain)})")
+        return Action.BLOCK, chain
 
     # -- tool interception ---------------------------------------------------------------------------
     def tool(self, name: str | None = None, *, spotlight_mode: SpotlightMode | str | None = None) -> Callable[[F], F]:
@@ -393,8 +514,6 @@ class AgentDefense:
             try:
                 bound = signature.bind(*args, **kwargs)
             except TypeError as exc:
-                from aimds.errors import InvalidInput
-
                 raise InvalidInput(f"bad arguments for tool {tool_name}: {exc}") from None
             arguments: dict[str, Any] = {}
             for key, value in bound.arguments.items():
@@ -418,9 +537,9 @@ class AgentDefense:
                 return spotlight(result, mode, source=tool_name)
             return result
 
-        def refuse(decision: Decision) -> Blocked:
+        def refuse(decision: Decision, notes: Sequence[str] = ()) -> Blocked:
             error = Blocked(decision.to_verdict(), f"{tool_name} {decision.action.value}: "
-                            + "; ".join(decision.reasons[:3]))
+                            + "; ".join([*decision.reasons[:3], *notes]))
             error.decision = decision  # type: ignore[attr-defined]
             return error
 
@@ -429,6 +548,11 @@ class AgentDefense:
             @functools.wraps(func)
             async def guarded_async(*args: Any, **kwargs: Any) -> Any:
                 decision = before(args, kwargs)
+                if decision.reroute:
+                    async def original() -> Any:
+                        return after(await func(*args, **kwargs), decision)
+
+                    return await self._follow_chain_async(decision, args, kwargs, original, refuse)
                 if decision.action is Action.REVIEW and decision.review_id:
                     if not await self.reviews.wait_async(decision.review_id):
                         raise refuse(decision)
@@ -436,11 +560,15 @@ class AgentDefense:
                     raise refuse(decision)
                 return after(await func(*args, **kwargs), decision)
 
+            self._tools[tool_name] = guarded_async
             return guarded_async  # type: ignore[return-value]
 
         @functools.wraps(func)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             decision = before(args, kwargs)
+            if decision.reroute:
+                return self._follow_chain(decision, args, kwargs, lambda: after(func(*args, **kwargs), decision),
+                                          refuse)
             if decision.action is Action.REVIEW and decision.review_id:
                 if not self.reviews.wait(decision.review_id):
                     raise refuse(decision)
@@ -448,4 +576,69 @@ class AgentDefense:
                 raise refuse(decision)
             return after(func(*args, **kwargs), decision)
 
+        self._tools[tool_name] = guarded
         return guarded  # type: ignore[return-value]
+
+    # -- reroute: try the fallback chain in order ---------------------------------------------------
+    def _handoff(self, decision: Decision, position: int, notes: list[str]) -> str:
+        """The review item for a human in the chain (made by `record` when the human comes first)."""
+        if position == 0 and decision.review_id:
+            return decision.review_id
+        event = decision.event
+        return self.reviews.submit(event.agent_id, event.session_id, event.tool, event.arguments,
+                                   [*decision.reasons, *notes]).id
+
+    def _fallback(self, target: str, notes: list[str]) -> Callable[..., Any] | None:
+        fallback = self._tools.get(target)
+        if fallback is None:
+            notes.append(f"fallback {target} is not a guarded tool")
+        return fallback
+
+    def _follow_chain(self, decision: Decision, args: tuple[Any, ...], kwargs: dict[str, Any],
+                      original: Callable[[], Any], refuse: Callable[[Decision, Sequence[str]], Blocked]) -> Any:
+        """Each fallback tool gets the stopped call's arguments and runs guarded (its own checks
+        apply, without a second reroute); a human who approves lets the original call run."""
+        notes: list[str] = []
+        for position, target in enumerate(decision.reroute):
+            if target == HUMAN_HANDOFF:
+                if self.reviews.wait(self._handoff(decision, position, notes)):
+                    return original()
+                notes.append("the human handoff was denied or timed out")
+                continue
+            fallback = self._fallback(target, notes)
+            if fallback is None:
+                continue
+            if inspect.iscoroutinefunction(fallback):
+                notes.append(f"fallback {target} is async and the stopped tool is not")
+                continue
+            token = self._rerouting.set(True)
+            try:
+                return fallback(*args, **kwargs)
+            except (Blocked, InvalidInput) as exc:
+                notes.append(f"fallback {target} refused: {exc}")
+            finally:
+                self._rerouting.reset(token)
+        raise refuse(decision, notes)
+
+    async def _follow_chain_async(self, decision: Decision, args: tuple[Any, ...], kwargs: dict[str, Any],
+                                  original: Callable[[], Any],
+                                  refuse: Callable[[Decision, Sequence[str]], Blocked]) -> Any:
+        notes: list[str] = []
+        for position, target in enumerate(decision.reroute):
+            if target == HUMAN_HANDOFF:
+                if await self.reviews.wait_async(self._handoff(decision, position, notes)):
+                    return await original()
+                notes.append("the human handoff was denied or timed out")
+                continue
+            fallback = self._fallback(target, notes)
+            if fallback is None:
+                continue
+            token = self._rerouting.set(True)
+            try:
+                result = fallback(*args, **kwargs)
+                return await result if inspect.isawaitable(result) else result
+            except (Blocked, InvalidInput) as exc:
+                notes.append(f"fallback {target} refused: {exc}")
+            finally:
+                self._rerouting.reset(token)
+        raise refuse(decision, notes)

@@ -8,7 +8,8 @@ A policy file is YAML::
       - name: no-exfiltration-after-untrusted-read
         description: ...
         severity: high          # low | medium | high | critical
-        action: block           # log | sanitize | review | block | quarantine | reset
+        action: block           # log | sanitize | review | block | quarantine | reset | reroute
+        fallback: [draft_email, human]   # reroute only: the chain tried in order instead of the call
         formula: |
           always (tool("send_email") and once(untrusted)
                   -> arg_domain("to") in allowed_domains or arg_domain("to") in user_mentioned)
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aimds.agents.ltl import ast
 from aimds.agents.ltl.errors import PolicyError, PolicySyntaxError
@@ -47,7 +48,8 @@ class Severity(str, Enum):
 
 class PolicyAction(str, Enum):
     """What a violation triggers. ``quarantine`` also blocks the agent's later calls until released;
-    ``reset`` also clears the session's context and monitor state."""
+    ``reset`` also clears the session's context and monitor state; ``reroute`` stops the call and
+    offers the policy's fallback chain instead (safer tools, or ``human`` for a human handoff)."""
 
     LOG = "log"
     SANITIZE = "sanitize"
@@ -55,6 +57,11 @@ class PolicyAction(str, Enum):
     BLOCK = "block"
     QUARANTINE = "quarantine"
     RESET = "reset"
+    REROUTE = "reroute"
+
+
+HUMAN_HANDOFF = "human"
+MAX_FALLBACKS = 8
 
 
 class PolicySpec(BaseModel):
@@ -65,6 +72,23 @@ class PolicySpec(BaseModel):
     formula: str = Field(min_length=1, max_length=16_384)
     severity: Severity = Severity.HIGH
     action: PolicyAction = PolicyAction.BLOCK
+    fallback: tuple[str, ...] = Field(
+        default=(), max_length=MAX_FALLBACKS,
+        description="reroute: tool names (or 'human') tried in order in place of the stopped call")
+
+    @field_validator("fallback")
+    @classmethod
+    def _fallback_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not 1 <= len(name) <= 128 or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
+                raise ValueError(f"fallback {name!r} is not a tool name")
+        return value
+
+    @model_validator(mode="after")
+    def _fallback_only_for_reroute(self) -> "PolicySpec":
+        if self.fallback and self.action is not PolicyAction.REROUTE:
+            raise ValueError("fallback is only used with action: reroute")
+        return self
 
 
 class PolicyFile(BaseModel):
@@ -83,6 +107,7 @@ class Policy:
     severity: Severity
     action: PolicyAction
     source: str | None = None
+    fallback: tuple[str, ...] = ()
 
     @property
     def runtime_body(self) -> ast.Formula | None:
@@ -118,9 +143,11 @@ def make_policy(
     action: str | PolicyAction = PolicyAction.BLOCK,
     lists: Mapping[str, Sequence[str]] | None = None,
     source: str | None = None,
+    fallback: Sequence[str] = (),
 ) -> Policy:
     try:
-        spec = PolicySpec(name=name, description=description, formula=formula, severity=severity, action=action)
+        spec = PolicySpec(name=name, description=description, formula=formula, severity=severity, action=action,
+                          fallback=tuple(fallback))
     except ValidationError as exc:
         raise PolicyError(f"policy {name!r}: " + "; ".join(e["msg"] for e in exc.errors())) from None
     return _build(spec, lists or {}, source)
@@ -132,7 +159,8 @@ def _build(spec: PolicySpec, lists: Mapping[str, Sequence[str]], source: str | N
         formula = parse(spec.formula, lists, source=where)
     except PolicySyntaxError:
         raise
-    return Policy(spec.name, spec.description, spec.formula, formula, spec.severity, spec.action, source)
+    return Policy(spec.name, spec.description, spec.formula, formula, spec.severity, spec.action, source,
+                  spec.fallback)
 
 
 def load_policy_text(
@@ -206,5 +234,6 @@ def describe(policy: Policy) -> dict[str, Any]:
         "formula": policy.formula_text.strip(),
         "severity": policy.severity.value,
         "action": policy.action.value,
+        "fallback": list(policy.fallback),
         "mode": "runtime" if policy.is_runtime else "offline",
     }

@@ -1,6 +1,9 @@
 """Human review queue: a stopped tool call waits here until someone approves or denies it.
 
-Items live in a `Store` (so any server instance can decide them); a decision not made before the
+Items live in a `Store`, so any server instance can list, approve or deny them: each item is a key,
+and an append-only index stream in the store names every submitted item with its deadline. Every
+instance follows the stream from where it last read (a fresh one from a floor key below which every
+item is closed), so ``pending()`` lists the items of all instances. A decision not made before the
 item's deadline counts as a denial. The queue is bounded: when full, new items are denied at once
 (fail closed) instead of growing without limit.
 """
@@ -22,6 +25,10 @@ from aimds.errors import InvalidInput
 from aimds.store.base import Store
 
 _PREFIX = "aimds:agents:review:"
+_INDEX_STREAM = "aimds:agents:reviews"
+_FLOOR_KEY = "aimds:agents:reviews-floor"
+_PAGE = 1000
+MAX_PAGES_PER_SYNC = 100
 
 
 class ReviewStatus(str, Enum):
@@ -58,23 +65,66 @@ class ReviewQueue:
         self.timeout_s = timeout_s
         self._max_pending = max_pending
         self._clock = clock
-        self._pending: dict[str, float] = {}  # id -> deadline, for listing; the store is the truth
+        # this process's view of the shared index: id -> (deadline, index seq); the store is the truth
+        self._pending: dict[str, tuple[float, int]] = {}
         self._deadlines: list[tuple[float, str]] = []  # heap, so expiry costs O(log n) per item
+        self._cursor: int | None = None  # last index record merged into _pending
+        self._floor_written = 0
+        self._index_lock = threading.RLock()
         self._changed = threading.Condition()
 
     def submit(self, agent_id: str, session_id: str, tool: str | None, arguments: dict[str, Any],
                reasons: list[str], timeout_s: float | None = None) -> ReviewItem:
         now = self._clock()
-        self._expire(now)
-        item = ReviewItem(uuid.uuid4().hex, agent_id, session_id, tool, arguments, reasons, now,
-                          now + (timeout_s or self.timeout_s))
-        if len(self._pending) >= self._max_pending:
-            item.status, item.note = ReviewStatus.DENIED.value, "review queue full"
-        else:
-            self._pending[item.id] = item.deadline
-            heapq.heappush(self._deadlines, (item.deadline, item.id))
-        self._save(item)
+        with self._index_lock:
+            self._sync()
+            self._expire(now)
+            item = ReviewItem(uuid.uuid4().hex, agent_id, session_id, tool, arguments, reasons, now,
+                              now + (timeout_s or self.timeout_s))
+            full = len(self._pending) >= self._max_pending
+            if full:
+                item.status, item.note = ReviewStatus.DENIED.value, "review queue full"
+            self._save(item)  # the item first: whoever reads the index can then find it
+            if not full:
+                seq = self._store.append(_INDEX_STREAM, json.dumps({"id": item.id, "deadline": item.deadline}).encode())
+                self._track(item.id, item.deadline, seq)
         return item
+
+    def _track(self, item_id: str, deadline: float, seq: int) -> None:
+        if item_id not in self._pending:
+            self._pending[item_id] = (deadline, seq)
+            heapq.heappush(self._deadlines, (deadline, item_id))
+
+    def _sync(self) -> None:
+        """Merge index records other instances appended since the last read (bounded per call)."""
+        if self._cursor is None:
+            raw = self._store.get(_FLOOR_KEY)
+            self._cursor = self._floor_written = int(raw) if raw is not None and raw.isdigit() else 0
+        now = self._clock()
+        for _ in range(MAX_PAGES_PER_SYNC):
+            rows = self._store.read(_INDEX_STREAM, self._cursor, _PAGE)
+            for seq, record in rows:
+                if len(self._pending) >= self._max_pending:
+                    return  # full: read on once items close (the cursor stays, so none is skipped)
+                try:
+                    entry = json.loads(record)
+                    item_id, deadline = str(entry["id"]), float(entry["deadline"])
+                except (ValueError, KeyError, TypeError):
+                    entry = None  # a damaged record names no item; skip it rather than stop listing
+                if entry is not None and deadline > now:
+                    self._track(item_id, deadline, seq)
+                self._cursor = seq
+            if len(rows) < _PAGE:
+                break
+
+    def _advance_floor(self) -> None:
+        """Below the floor every indexed item is closed, so a new instance starts reading there.
+        Items only ever close, so a floor from any instance's view is safe; a stale one is merely low."""
+        open_seqs = [seq for _, seq in self._pending.values()]
+        floor = min(open_seqs) - 1 if open_seqs else (self._cursor or 0)
+        if floor > self._floor_written:
+            self._store.set(_FLOOR_KEY, str(floor).encode())
+            self._floor_written = floor
 
     def get(self, item_id: str) -> ReviewItem | None:
         raw = self._store.get(_PREFIX + item_id)
@@ -84,13 +134,24 @@ class ReviewQueue:
         if item.status == ReviewStatus.PENDING.value and self._clock() >= item.deadline:
             item.status, item.note = ReviewStatus.EXPIRED.value, "no decision before the deadline"
             self._save(item)
+        if item.status != ReviewStatus.PENDING.value:
             self._pending.pop(item.id, None)
         return item
 
     def pending(self) -> list[ReviewItem]:
-        self._expire(self._clock())
-        items = [self.get(i) for i in list(self._pending)]
-        return [i for i in items if i is not None and i.status == ReviewStatus.PENDING.value]
+        """Open items of every instance sharing the store, oldest first."""
+        with self._index_lock:
+            self._sync()
+            self._expire(self._clock())
+            found = []
+            for item_id in list(self._pending):
+                item = self.get(item_id)  # drops closed items from the view
+                if item is None:
+                    self._pending.pop(item_id, None)  # its key is gone (expired from the store)
+                elif item.status == ReviewStatus.PENDING.value:
+                    found.append(item)
+            self._advance_floor()
+        return sorted(found, key=lambda item: item.created_at)
 
     def approve(self, item_id: str, reviewer: str = "", note: str = "") -> ReviewItem:
         return self._decide(item_id, ReviewStatus.APPROVED, reviewer, note)

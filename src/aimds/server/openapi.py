@@ -125,12 +125,12 @@ def document(settings: ServerSettings) -> dict[str, Any]:
             "Record one agent event and get the decision for it", _json(ref["DecisionOut"]),
             ref["EventRequest"], True, body_errors | {"400": "malformed JSON or a bad event signature"})},
         "/v1/agents": {"get": _op(
-            "Agents this instance has seen, optionally by status", _json(ref["AgentList"]), None, True,
+            "Agents any instance sharing the store has seen, optionally by status", _json(ref["AgentList"]), None, True,
             {"422": "bad status"}, [_q("status", "string", "filter", enum=["healthy", "suspicious", "compromised",
                                                                              "quarantined"])])},
         "/v1/agents/{agent_id}": {"get": _op(
             "One agent's behaviour status", _json(ref["AgentStatusOut"]), None, True,
-            {"404": "no events of this agent seen here", "422": "bad agent id"}, [_path("agent_id")])},
+            {"404": "no events of this agent seen by any instance", "422": "bad agent id"}, [_path("agent_id")])},
         "/v1/agents/{agent_id}/quarantine": {"post": _op(
             "Quarantine an agent: its tool calls are blocked on every instance (admin)",
             _json(ref["AgentStatusOut"]), ref["QuarantineRequest"], True, body_errors, [_path("agent_id")],
@@ -141,7 +141,7 @@ def document(settings: ServerSettings) -> dict[str, Any]:
         "/v1/sessions/{session_id}/reset": {"post": _op(
             "Reset an agent session's temporal state, taint and accumulated risk", _json(ref["Done"]),
             ref["SessionResetRequest"], True, body_errors, [_path("session_id")], optional_body=True)},
-        "/v1/reviews": {"get": _op("Pending human reviews submitted by this instance (auditor)",
+        "/v1/reviews": {"get": _op("Pending human reviews of every instance sharing the store (auditor)",
                                    _json(ref["ReviewList"]), None, True, {})},
         "/v1/reviews/{review_id}/approve": {"post": _op(
             "Approve a pending review (admin)", _json(ref["ReviewOut"]), ref["ReviewDecisionRequest"], True,

@@ -2,11 +2,11 @@
 quarantine, session reset and the human review queue.
 
 Shared across instances through the store: quarantine (every instance refuses a quarantined agent's
-calls at once) and review items (any instance can approve or deny an item by id, and the waiting one
-sees it). Per process: the temporal-policy monitor state, taint and behaviour profiles of sessions
-(so one agent session should stick to one instance, e.g. by hashing the session id at the load
-balancer), the list behind ``GET /v1/agents`` and the list of pending reviews behind
-``GET /v1/reviews`` (items submitted by this process).
+calls at once), review items and the list of pending ones (any instance lists, approves or denies
+them, and the waiting one sees it), and the list of known agents with the last status any instance
+published for each. Per process: the temporal-policy monitor state, taint and behaviour profiles of
+sessions (so one agent session should stick to one instance, e.g. by hashing the session id at the
+load balancer).
 """
 
 from __future__ import annotations
@@ -62,9 +62,9 @@ async def record_event(svc: Service, request: Request, principal: Principal | No
 async def agent_status(svc: Service, request: Request, principal: Principal | None) -> Response:
     agent_id = path_id(request, "agent_id")
     agents = svc.agents
-    known = agent_id in agents.behaviour.known_agents()
+    known = await _agents_call(svc, agents.knows, agent_id)
     if not known and not await _agents_call(svc, agents.is_quarantined, agent_id):
-        raise ApiError(404, "agent_not_found", "this instance has seen no events of this agent")
+        raise ApiError(404, "agent_not_found", "no instance sharing this store has seen events of this agent")
     return json_response(await _agents_call(svc, agents.agent_status, agent_id))
 
 
@@ -76,7 +76,7 @@ async def list_agents(svc: Service, request: Request, principal: Principal | Non
     if wanted == "compromised":
         ids = await _agents_call(svc, agents.compromised_agents)
     else:
-        ids = agents.behaviour.known_agents()
+        ids = await _agents_call(svc, agents.known_agents)
     out = []
     for agent_id in ids:
         status = await _agents_call(svc, agents.agent_status, agent_id)

@@ -151,6 +151,7 @@ class DecisionOut(BaseModel):
     findings: list[dict[str, Any]]
     reasons: list[str]
     review_id: str | None
+    reroute: list[str] | None = None
     agent_status: str
     anomaly: float
     latency_ms: float
