@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "pii": "aimds.detect.pii:create",
     "secrets": "aimds.detect.secrets:create",
     "learned": "aimds.detect.learned:create",
+    "semantic": "aimds.detect.semantic:create",
 }
 
 

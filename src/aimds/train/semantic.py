@@ -6,12 +6,12 @@ them at run time. Model: a one-hidden-layer MLP over a window's unit vector (log
 the same features caught about half as much at the same FPR); a text's score is its worst window,
 so a one-sentence payload is not averaged away by the document around it.
 
-Window labels (multiple-instance learning, two rounds):
+Window labels (multiple-instance learning):
 - benign text: every window is a negative;
 - injected document with a known payload span: windows mostly on the payload are positives,
   windows off it are negatives, partial overlaps are left out;
-- attack row without a span: the whole text is a positive; after round one, its highest-scoring
-  sub-window is added as a positive too (its other windows may be harmless framing, so they stay out).
+- attack row without a span: the whole text is a positive; its sub-windows may be harmless framing,
+  so they stay out (with ``mil_rounds`` >= 2, each round adds its highest-scoring sub-window).
 
 Calibration matches the fast tier: the raw logit at 1% mean FPR over the benign groups (each public
 benign source, and all generated benign text), scored out of fold, maps to 0.60 (review), the 0.2%
@@ -41,13 +41,15 @@ Progress = Callable[[str, float], None]
 
 @dataclass(frozen=True)
 class SemanticConfig:
-    window_sizes: tuple[int, ...] = (24, 64)
+    # 64-piece windows beat 24+64 with a linear head (19.8% vs 11.3% LOSO catch: many small windows
+    # raise the benign worst-window tail); 128 hidden units took ~3x the time on 2 cores, untried
+    window_sizes: tuple[int, ...] = (64,)
     stride_ratio: float = 0.5
-    max_negative_windows: int = 16  # per benign text, sampled; all windows are still scored
-    hidden: int = 128
+    max_negative_windows: int = 8  # per benign text, sampled; all windows are still scored
+    hidden: int = 64
     alpha: float = 1e-2  # L2 penalty of the MLP
-    max_epochs: int = 60
-    mil_rounds: int = 2
+    max_epochs: int = 30
+    mil_rounds: int = 1
     review_fpr: float = 0.01
     block_fpr: float = 0.002
 
@@ -327,7 +329,7 @@ to {m['dims']} dimensions and SIF-weighted by vocabulary rank
 A text is scored by its **worst window**: the whole text plus sliding windows of
 {", ".join(str(s) for s in cfg['window_sizes'])} word pieces (stride {cfg['stride_ratio']:.0%} of the size). The window
 vector is the mean of its tokens' rows, unit-normalised; the head is a one-hidden-layer MLP
-({cfg['hidden']} ReLU units, L2 {cfg['alpha']}, early stopping, balanced by oversampling) trained with two-round multiple-instance labelling (see
+({cfg['hidden']} ReLU units, L2 {cfg['alpha']}, early stopping, balanced by oversampling) trained with multiple-instance window labelling (see
 `aimds.train.semantic`). Runtime needs numpy and `tokenizers` only; nothing is downloaded.
 
 ## Training data

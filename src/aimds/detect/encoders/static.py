@@ -35,7 +35,7 @@ class StaticEncoder:
             raise ModelError("the semantic detector needs the package tokenizers (pip install tokenizers)") from exc
         try:
             with np.load(model_dir / TABLE_FILE, allow_pickle=False) as data:
-                table = np.asarray(data["embeddings"], dtype=np.float32)
+                table = np.asarray(data["embeddings"], dtype=np.float16)  # kept half-size in memory
             tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))
         except Exception as exc:  # OSError, zip/npz corruption, missing key, tokenizer JSON errors
             raise ModelError(f"semantic encoder artifacts in {model_dir.name!r} are missing or corrupt: {exc}") from exc
@@ -56,7 +56,7 @@ class StaticEncoder:
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
         for row, encoding in enumerate(self.tokenizer.encode_batch(texts, add_special_tokens=False)):
             if encoding.ids:
-                out[row] = self.table[encoding.ids].mean(0)
+                out[row] = self.table[encoding.ids].mean(0, dtype=np.float32)
         return _unit(out)
 
     def windows(self, text: str, sizes: tuple[int, ...], stride_ratio: float = 0.5) -> Windows:
@@ -70,11 +70,11 @@ class StaticEncoder:
         if n == 0:
             return Windows(np.zeros((0, self.dims), dtype=np.float32), ())
         prefix = np.zeros((n + 1, self.dims), dtype=np.float32)
-        np.cumsum(self.table[ids], axis=0, out=prefix[1:])
+        np.cumsum(self.table[ids], axis=0, dtype=np.float32, out=prefix[1:])
         bounds = window_bounds(n, sizes, stride_ratio)
         starts = np.fromiter((s for s, _ in bounds), dtype=np.int64, count=len(bounds))
         ends = np.fromiter((e for _, e in bounds), dtype=np.int64, count=len(bounds))
-        vectors = (prefix[ends] - prefix[starts]) / (ends - starts)[:, None]
+        vectors = (prefix[ends] - prefix[starts]) / (ends - starts).astype(np.float32)[:, None]
         spans = tuple((offsets[s][0], offsets[e - 1][1]) for s, e in bounds)
         return Windows(_unit(vectors), spans)
 
