@@ -46,7 +46,7 @@ class SignatureDetector:
         return _strongest_per_rule(best.values())
 
 
-_QUOTES = "'\"“”‘’«»「」`"
+_QUOTES = frozenset("'\"“”‘’«»「」`")
 _NEGATED = re.compile(
     r"\b(not|never|no|nothing|don't|dont|doesn't|won't|shouldn't|cannot|can't|refuse\s+to|avoid)\b[\w ,']{0,20}$",
     re.IGNORECASE,
@@ -67,7 +67,7 @@ def mention_context(text: str, start: int, end: int) -> tuple[float, str]:
     """
     factor, notes = 1.0, []
     before = text[max(0, start - 3):start]
-    if any(q in before for q in _QUOTES) and any(q in text[start:end + 80].split("\n", 1)[0] for q in _QUOTES):
+    if not _QUOTES.isdisjoint(before) and not _QUOTES.isdisjoint(text[start:end + 80].split("\n", 1)[0]):
         factor *= 0.6
         notes.append("quoted")
     if _NEGATED.search(text[max(0, start - 30):start]):
