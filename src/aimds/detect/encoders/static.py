@@ -1,8 +1,8 @@
 """Static token-embedding encoder: a text window's vector is the mean of its word pieces' rows.
 
 The table is distilled from all-MiniLM-L6-v2 (see `aimds.train.distill`). Because vectors are summed,
-every window of a text comes from one prefix-sum over its tokens, so scoring hundreds of overlapping
-windows costs about as much as tokenising the text once.
+every window of a text comes from prefix sums taken at window edges, so scoring hundreds of
+overlapping windows costs about as much as tokenising the text once.
 """
 
 from __future__ import annotations
@@ -69,12 +69,17 @@ class StaticEncoder:
         n = len(ids)
         if n == 0:
             return Windows(np.zeros((0, self.dims), dtype=np.float32), ())
-        prefix = np.zeros((n + 1, self.dims), dtype=np.float32)
-        np.cumsum(self.table[ids], axis=0, dtype=np.float32, out=prefix[1:])
         bounds = window_bounds(n, sizes, stride_ratio)
         starts = np.fromiter((s for s, _ in bounds), dtype=np.int64, count=len(bounds))
         ends = np.fromiter((e for _, e in bounds), dtype=np.int64, count=len(bounds))
-        vectors = (prefix[ends] - prefix[starts]) / (ends - starts).astype(np.float32)[:, None]
+        # Prefix sums are needed only at window edges: sum the segments between consecutive edges
+        # in one pass (reduceat), then accumulate those few segment sums.
+        edges = np.unique(np.concatenate((starts, ends)))
+        segments = np.add.reduceat(self.table[ids], edges[:-1], axis=0, dtype=np.float32)
+        prefix = np.zeros((len(edges), self.dims), dtype=np.float32)
+        np.cumsum(segments, axis=0, out=prefix[1:])
+        vectors = (prefix[np.searchsorted(edges, ends)] - prefix[np.searchsorted(edges, starts)]) \
+            / (ends - starts).astype(np.float32)[:, None]
         spans = tuple((offsets[s][0], offsets[e - 1][1]) for s, e in bounds)
         return Windows(_unit(vectors), spans)
 
