@@ -57,3 +57,23 @@ def test_first_match_equals_a_full_search_for_every_shipped_rule() -> None:
                 assert (got and got.span()) == (want and want.span()), (rx.pattern, text)
                 compared += want is not None
     assert compared > 100
+
+
+def test_backwards_negation_equals_the_forward_pattern() -> None:
+    from aimds.detect.signatures import _NEGATED_BACKWARDS
+
+    forward = re.compile(
+        r"\b(not|never|no|nothing|don't|dont|doesn't|won't|shouldn't|cannot|can't|refuse\s+to|avoid)\b[\w ,']{0,20}$",
+        re.IGNORECASE,
+    )
+    rnd = random.Random(9)
+    words = ["not", "NOT", "never", "no", "nothing", "don't", "dont", "doesn't", "won't", "shouldn't", "cannot",
+             "can't", "refuse to", "avoid", "knot", "nox", "a", "bb", "ünï", "_", "9", ",", "'", " ", "\n", ".", "é"]
+    negated = 0
+    for _ in range(20000):
+        window = "".join(rnd.choice(words) + rnd.choice(["", " ", ",", "\n", ".", "x"]) for _ in range(8))
+        window = window[-rnd.randint(0, 30):]
+        want = forward.search(window) is not None
+        assert (_NEGATED_BACKWARDS.match(window[::-1]) is not None) == want, repr(window)
+        negated += want
+    assert 1000 < negated < 19000
