@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from aimds.text import offsets
-from aimds.text.gates import may_match
+from aimds.text.gates import Gates, may_match
 from aimds.text.views import View
 
 _LEET_CHARS = "013457@$"
@@ -47,6 +47,8 @@ _SPACED_HINT = re.compile(rf"(?P<sep>[ ._*|~+/:-]){_LETTER}(?P=sep){_LETTER}(?P=
 _INNER_SEP = re.compile(rf"[-._*|~^+](?<={_LETTER}.)(?={_LETTER})")
 #: regexes `fold_tricks` may skip when a Hyperscan pass says they cannot match (see `gates`)
 GATE_PATTERNS = {"leet": _LEET_HINT, "spaced": _SPACED_HINT, "inner_separator": _INNER_SEP}
+# Folding leet makes letters, so the separator patterns are gated again on the text it gives.
+_SEPARATOR_GATES = Gates({"spaced": _SPACED_HINT, "inner_separator": _INNER_SEP})
 
 
 def fold_tricks(base: View, gates: frozenset[str] | None = None) -> View | None:
@@ -55,7 +57,7 @@ def fold_tricks(base: View, gates: frozenset[str] | None = None) -> View | None:
     ``gates`` (from `aimds.text.gates`, for ``base.text``) lets it skip regexes that cannot match.
     """
     text = _unleet_tokens(base.text) if may_match(gates, "leet") else base.text
-    deletions = _separators(text, gates if text is base.text else None)  # leet folding makes letters
+    deletions = _separators(text, gates if text is base.text else _SEPARATOR_GATES.fired(text))
     if not deletions:
         if text == base.text:
             return None
