@@ -24,6 +24,8 @@ from aimds.train.fast import out_of_fold
 from aimds.types import Finding, Role, ThreatKind
 
 LEARNED_FLOOR = 0.15  # the learned detector reports nothing below the deep-tier band
+_MANIPULATION = {ThreatKind.PROMPT_INJECTION, ThreatKind.INDIRECT_INJECTION, ThreatKind.JAILBREAK,
+                 ThreatKind.SYSTEM_PROMPT_EXTRACTION}
 
 
 def main() -> None:
@@ -31,7 +33,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--semantic-oof", type=Path,
+                        help="out-of-fold semantic scores from `aimds train semantic --oof FILE` (same seed)")
     args = parser.parse_args()
+    semantic = np.load(args.semantic_oof) if args.semantic_oof else None
 
     oof = out_of_fold(args.data, args.seed, report=lambda stage, frac: print(f"  {stage} {frac:.0%}", file=sys.stderr))
     guard = Guard(cache_size=0, semantic="off")
@@ -54,6 +59,15 @@ def main() -> None:
                            reason="learned (out of fold)")] if learned_p >= LEARNED_FLOOR else []
         combined = policy.decide(findings + learned, role)
         group = _group(ex)
+        if semantic is not None:
+            low, high = guard.settings.semantic_band
+            fast_risk = max((f.score for f in findings + learned if f.kind in _MANIPULATION), default=0.0)
+            deep = []
+            if low <= fast_risk < high and semantic[i] >= low:
+                deep = [Finding(kind=ThreatKind.PROMPT_INJECTION, detector="semantic", score=float(semantic[i]),
+                                reason="semantic (out of fold)")]
+            rows[group]["with deep tier"].append(policy.decide(findings + learned + deep, role).action.stops)
+            rows[group]["semantic"].append(semantic[i] >= policy.thresholds[ThreatKind.PROMPT_INJECTION].review)
         rows[group]["label"].append(ex.label)
         rows[group]["rules"].append(rules_action.stops)
         rows[group]["learned"].append(learned_p >= policy.thresholds[ThreatKind.PROMPT_INJECTION].review)
@@ -61,23 +75,24 @@ def main() -> None:
         if i % 2000 == 0:
             print(f"  scored {i}/{len(oof.examples)}", file=sys.stderr)
 
+    systems = ["rules", "learned", "combined"] + (["semantic", "with deep tier"] if semantic is not None else [])
     report = {}
     for group in sorted(rows):
         r = rows[group]
         label = np.array(r["label"])
         entry = {"n": int(len(label)), "attack": bool(label[0] == 1)}
-        for system in ("rules", "learned", "combined"):
+        for system in systems:
             entry[system] = float(np.mean(r[system]))
         report[group] = entry
     attacks = [v for v in report.values() if v["attack"]]
     benign = [v for v in report.values() if not v["attack"]]
     summary = {system: {"mean_catch": float(np.mean([v[system] for v in attacks])),
                         "mean_fpr": float(np.mean([v[system] for v in benign]))}
-               for system in ("rules", "learned", "combined")}
-    print(f"{'group':42} {'n':>6}  {'rules':>7} {'learned':>8} {'combined':>9}")
+               for system in systems}
+    print(f"{'group':42} {'n':>6}  " + " ".join(f"{s:>14}" for s in systems))
     for group, v in report.items():
         what = "caught" if v["attack"] else "flagged"
-        print(f"{group:42} {v['n']:6d}  {v['rules']:7.1%} {v['learned']:8.1%} {v['combined']:9.1%}  {what}")
+        print(f"{group:42} {v['n']:6d}  " + " ".join(f"{v[s]:14.1%}" for s in systems) + f"  {what}")
     for system, s in summary.items():
         print(f"{system:9} mean catch over attack groups {s['mean_catch']:.1%}, mean false positives over benign groups {s['mean_fpr']:.2%}")
     if args.json:

