@@ -171,27 +171,27 @@ class Featurizer:
         nb = max(nw - 1, 0)
         spans = [(k, n - k + 1) for k in _CHAR_NS if n >= k]
         h = np.empty(sum(m for _, m in spans) + nw + nb, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            g = np.empty(n + 1, dtype=np.uint64)
-            g[0] = 0
-            np.multiply(cp, iv[:n], out=cp)  # cp is a fresh array: reuse it
-            np.cumsum(cp, out=g[1:])
-            o = 0
-            for k, m in spans:  # hash of cp[i:i+k] = P**(i+k-1) * (g[i+k] - g[i])
-                seg = h[o : o + m]
-                np.subtract(g[k:], g[:m], out=seg)
-                np.multiply(seg, pw[k - 1 : n], out=seg)
-                o += m
-            if nw:
-                words = h[o : o + nw]
-                np.subtract(g.take(ends), g.take(starts), out=words)
-                np.multiply(words, pw.take(ends - 1), out=words)
-                words += _WORD_SALT
-                if nb:
-                    pairs = h[o + nw :]
-                    np.multiply(words[:-1], _BIGRAM_MUL, out=pairs)
-                    pairs += words[1:]
-            np.multiply(h, _MIX, out=h)
+        # uint64 arithmetic wraps modulo 2**64 as the hash wants; numpy never warns on arrays
+        g = np.empty(n + 1, dtype=np.uint64)
+        g[0] = 0
+        np.multiply(cp, iv[:n], out=cp)  # cp is a fresh array: reuse it
+        np.cumsum(cp, out=g[1:])
+        o = 0
+        for k, m in spans:  # hash of cp[i:i+k] = P**(i+k-1) * (g[i+k] - g[i])
+            seg = h[o : o + m]
+            np.subtract(g[k:], g[:m], out=seg)
+            np.multiply(seg, pw[k - 1 : n], out=seg)
+            o += m
+        if nw:
+            words = h[o : o + nw]
+            np.subtract(g.take(ends), g.take(starts), out=words)
+            np.multiply(words, pw.take(ends - 1), out=words)
+            words += _WORD_SALT
+            if nb:
+                pairs = h[o + nw :]
+                np.multiply(words[:-1], _BIGRAM_MUL, out=pairs)
+                pairs += words[1:]
+        np.multiply(h, _MIX, out=h)
         np.right_shift(h, self._shift, out=h)  # under 2**24 now: the same bits read as intp
         count = _char_counts(n)
         if nw:  # a word and a bigram start at each word but the last, which has no bigram
