@@ -223,3 +223,25 @@ def test_each_argument_rule_fires_through_the_combined_prefilter(value: str, rul
     scanner = ArgumentScanner(["corp.com"])
     assert rule in {f.rule_id for f in scanner.scan({"text": value})}
     assert scanner.scan({"text": "Please send the weekly report to the team."}) == []
+
+
+# --- over HTTP ----------------------------------------------------------------------------------
+def test_http_reset_clears_taint_and_every_instance_lists_reviews_and_agents(tmp_path) -> None:
+    from test_server_routes import Instance, event
+
+    a = Instance(SQLiteStore(tmp_path / "s.db"), tmp_path)
+    b = Instance(SQLiteStore(tmp_path / "s.db"), tmp_path)
+    page = "The quarterly numbers show revenue of 4.2 million euros across the northern region offices."
+    copied = {"text": "Summary: revenue of 4.2 million euros across the northern region"}
+    with a.client, b.client:
+        a.post("/v1/events", json=event("tool_result", tool="fetch_url", content=page))
+        first = a.post("/v1/events", json=event("tool_call", tool="notes", arguments=copied)).json()
+        assert "tainted" in first["labels"] and "untrusted" not in first["labels"]
+        assert a.post("/v1/sessions/s1/reset", json={"agent_id": "mailbot"}).json() == {"ok": True}
+        again = a.post("/v1/events", json=event("tool_call", tool="notes", arguments=copied)).json()
+        assert "tainted" not in again["labels"]
+
+        review = a.post("/v1/events", json=event("tool_call", tool="grant_access", arguments={"user": "x"})).json()
+        assert [i["id"] for i in b.get("/v1/reviews").json()["items"]] == [review["review_id"]]
+        assert b.get("/v1/agents/mailbot").status_code == 200  # seen only by instance a
+        assert [x["agent_id"] for x in b.get("/v1/agents").json()["agents"]] == ["mailbot"]

@@ -262,14 +262,19 @@ class Accessor:
 
 def domains_in(values: Iterable[Any]) -> list[str]:
     """Domains named in string values (several addresses in one string are split apart)."""
-    domains = []
+    domains: list[str] = []
     for value in values:
-        if isinstance(value, str):
-            for token in _SPLIT.split(value[:65536]) if len(value) > 3 else ():
-                domain = _domain_of(token) if token else None
-                if domain:
-                    domains.append(domain)
+        if isinstance(value, str) and len(value) > 3:  # "a.bc" is the shortest host
+            domains.extend(_cached_value_domains(value) if len(value) <= 256 else _value_domains(value))
     return domains
+
+
+def _value_domains(value: str) -> tuple[str, ...]:
+    return tuple(domain for token in _SPLIT.split(value[:65536]) if token and (domain := _domain_of(token)))
+
+
+# argument values repeat (recipients, URLs, subjects): parse each short one once
+_cached_value_domains = functools.lru_cache(maxsize=65_536)(_value_domains)
 
 
 def argument_domains(arguments: dict[str, Any]) -> list[str]:
