@@ -300,6 +300,9 @@ class AgentDefense:
         """The agent's profile here; status, trust and reasons from another instance when that one
         changed them after this one last did (the newest change wins)."""
         self._sync_board()
+        return self._status(agent_id)
+
+    def _status(self, agent_id: str) -> dict[str, Any]:
         quarantined = self.is_quarantined(agent_id)
         with self._lock:
             if self.behaviour.has(agent_id):
@@ -319,7 +322,7 @@ class AgentDefense:
         return out
 
     def compromised_agents(self) -> list[str]:
-        return [a for a in self.known_agents() if self.agent_status(a)["status"] == AgentHealth.COMPROMISED.value]
+        return [a for a in self.known_agents() if self._status(a)["status"] == AgentHealth.COMPROMISED.value]
 
     def _status_record(self, agent_id: str, health: str) -> dict[str, Any]:
         """What other instances learn about an agent (called under the lock)."""

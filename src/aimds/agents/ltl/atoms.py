@@ -73,8 +73,13 @@ class Atom:
         raise NotImplementedError
 
     def inline(self, names: Callable[[Any], str]) -> str | None:
-        """A Python expression over ``e`` (event) and ``sx`` (facts), or None to call ``holds``."""
+        """A Python expression over ``e`` (event) and ``sx`` (facts), or None to call ``predicate``."""
         return None
+
+    @property
+    def predicate(self) -> Callable[[Any, SessionFacts], bool]:
+        """``holds`` as a plain function of (event, facts), the cheapest form to call."""
+        return self.holds
 
     def __repr__(self) -> str:
         return self.key
@@ -367,15 +372,17 @@ class CompareAtom(Atom):
             dynamic = self.dynamic_set
 
             def member(event: Any, facts: SessionFacts) -> bool:
+                # "in": some value and every value is a member; "not in": some value is not one
                 members = static if static is not None else getattr(facts, dynamic)  # type: ignore[arg-type]
-                found = [v for v in values(event) if v is not None]
-                if not found:
-                    return False
-                if is_domain:
-                    hits = [_domain_member(str(v), members) for v in found]
-                else:
-                    hits = [str(v).casefold() in members for v in found]
-                return all(hits) if positive else not all(hits)
+                seen = False
+                for value in values(event):
+                    if value is None:
+                        continue
+                    seen = True
+                    hit = _domain_member(str(value), members) if is_domain else str(value).casefold() in members
+                    if not hit:
+                        return not positive
+                return positive and seen
 
             return member
         if op in ("under", "not under"):
@@ -394,6 +401,10 @@ class CompareAtom(Atom):
 
     def holds(self, event: Any, facts: SessionFacts) -> bool:
         return self._test(event, facts)  # type: ignore[misc]
+
+    @property
+    def predicate(self) -> Callable[[Any, SessionFacts], bool]:
+        return self._test  # type: ignore[return-value]
 
     def inline(self, names: Callable[[Any], str]) -> str | None:
         if self.op not in _COMPARE or not isinstance(self.operand, float):

@@ -102,7 +102,7 @@ class _Generator:
             if known is not None:
                 return "True" if known else "False"
             inline = node.atom.inline(self.name_for)
-            return inline if inline is not None else f"{self.name_for(node.atom.holds)}(e, sx)"
+            return inline if inline is not None else f"{self.name_for(node.atom.predicate)}(e, sx)"
         if isinstance(node, ast.Not):
             child = self.expr(node.child)
             return {"True": "False", "False": "True"}.get(child, f"(not {child})")
