@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 
 import pytest
 
 from aimds.config import Settings
-from aimds.text import normalize
+from aimds.text import decoders, normalize, tricks, unicode_fold
 from aimds.text.gates import Gates, may_match
 
 hyperscan = pytest.importorskip("hyperscan")
@@ -49,12 +50,31 @@ def test_plain_text_fires_nothing() -> None:
     assert GATES.fired("Could you summarise the meeting notes for the team") == frozenset()
 
 
+# What each gate stands for: the regexes the code skips when it did not fire.
+GUARDED = {
+    "control": [unicode_fold._ASCII_CONTROL],
+    "leet": [tricks._LEET_HINT],
+    "spaced": [tricks._SPACED_HINT],
+    "inner_separator": [tricks._INNER_SEP],
+    "base64": [decoders._BASE64_HINT],
+    "hex": [decoders._HEX_PLAIN],
+    "hex_spaced": [decoders._HEX_SPACED],
+    "hex_escapes": [decoders._HEX_ESCAPES],
+    "escapes": [decoders._ESCAPE_HINT],
+    "rot13": [re.compile("|".join(normalize._ROT13_GATE), re.IGNORECASE)],
+}
+
+
 def test_a_regex_that_matches_always_fires_its_gate() -> None:
+    assert set(GUARDED) == set(GATES._names)
     for text in _texts():
         fired = GATES.fired(text)
-        for name, pattern in zip(GATES._names, GATES._patterns):
-            if pattern.search(text):
+        separators = tricks._SEPARATOR_GATES.fired(text)
+        for name, patterns in GUARDED.items():
+            if any(p.search(text) for p in patterns):
                 assert fired is not None and name in fired, (name, text)
+                if name in ("spaced", "inner_separator"):
+                    assert separators is not None and name in separators, (name, text)
 
 
 def test_non_ascii_text_is_not_gated() -> None:

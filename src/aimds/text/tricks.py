@@ -45,10 +45,14 @@ _SPACED = re.compile(
 # three single letters in a row with one separator: a cheap gate (it starts with a character class)
 _SPACED_HINT = re.compile(rf"(?P<sep>[ ._*|~+/:-]){_LETTER}(?P=sep){_LETTER}(?P=sep){_LETTER}(?![^\W_])")
 _INNER_SEP = re.compile(rf"[-._*|~^+](?<={_LETTER}.)(?={_LETTER})")
-#: regexes `fold_tricks` may skip when a Hyperscan pass says they cannot match (see `gates`)
-GATE_PATTERNS = {"leet": _LEET_HINT, "spaced": _SPACED_HINT, "inner_separator": _INNER_SEP}
+# The hints without lookarounds (which Hyperscan would drop, firing on every leet character or
+# separator): the same texts match.
+_LEET_GATE = re.compile(rf"[A-Za-z]{_LEET_CLASS}|{_LEET_CLASS}[A-Za-z]")
+_INNER_SEP_GATE = re.compile(rf"{_LETTER}[-._*|~^+]{_LETTER}")
+#: per regex `fold_tricks` may skip, one that matches wherever it does, for a Hyperscan pass (see `gates`)
+GATE_PATTERNS = {"leet": _LEET_GATE, "spaced": _SPACED_HINT, "inner_separator": _INNER_SEP_GATE}
 # Folding leet makes letters, so the separator patterns are gated again on the text it gives.
-_SEPARATOR_GATES = Gates({"spaced": _SPACED_HINT, "inner_separator": _INNER_SEP})
+_SEPARATOR_GATES = Gates({"spaced": _SPACED_HINT, "inner_separator": _INNER_SEP_GATE})
 
 
 def fold_tricks(base: View, gates: frozenset[str] | None = None) -> View | None:

@@ -34,7 +34,7 @@ from aimds.types import Finding, Span, ThreatKind
 DETECTOR = "normalize"
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-#: regexes the normalize stage may skip when a Hyperscan pass says they cannot match (see `gates`)
+#: per regex the normalize stage may skip, one that matches wherever it does, for a Hyperscan pass (see `gates`)
 GATE_PATTERNS = {"control": _ASCII_CONTROL}
 #: runs of characters the fold may change: everything but printable ASCII, tab and newlines
 _SPECIAL = re.compile(r"[^\t\n\r\x20-\x7e]+")
