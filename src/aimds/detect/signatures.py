@@ -55,6 +55,7 @@ _NEGATED_BACKWARDS = re.compile(
     r"\n?[\w ,']{0,20}\b(ton|reven|on|gnihton|t'nod|tnod|t'nseod|t'now|t'ndluohs|tonnac|t'nac|ot\s+esufer|diova)\b",
     re.IGNORECASE,
 )
+_SENTENCE_END = re.compile(r"[.!?\n]")
 _META = re.compile(
     r"\b(explain|why|what\s+(is|are|does|do\s+you\s+(make|think))|how\s+(does|do|would|can|should)|"
     r"assessment|classify|example|meaning|phrase|called|known\s+as|defend|detect|protect|attack\s+pattern)\b",
@@ -77,12 +78,16 @@ def mention_context(text: str, start: int, end: int) -> tuple[float, str]:
     if _NEGATED_BACKWARDS.match(text[max(0, start - 30):start][::-1]):
         factor *= 0.6
         notes.append("negated")
-    sentence_start = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
-    sentence_end = min((i for i in (text.find(c, end) for c in ".!?\n") if i >= 0), default=len(text))
-    if text[sentence_end:sentence_end + 1] == "?" and _META.search(text, sentence_start, sentence_end):
+    after = _SENTENCE_END.search(text, end)
+    if after is not None and after.group() == "?" and _META.search(text, _sentence_start(text, start), after.start()):
         factor *= 0.75
         notes.append("asked about")
     return max(factor, 0.3), (f" ({', '.join(notes)})" if notes else "")
+
+
+def _sentence_start(text: str, before: int) -> int:
+    return max(text.rfind(".", 0, before), text.rfind("!", 0, before), text.rfind("?", 0, before),
+               text.rfind("\n", 0, before)) + 1
 
 
 def _reason(reason: str, view: View) -> str:
