@@ -27,7 +27,7 @@ import yaml
 from aimds.config import Settings
 from aimds.detect.prefilter import PatternSet, PatternSpec
 from aimds.errors import ConfigError, RulePackError
-from aimds.text.views import Prepared, View
+from aimds.text.views import Prepared, View, identity_view
 from aimds.types import Finding, Span, ThreatKind
 
 try:
@@ -446,8 +446,6 @@ def scan_views(
     find: Callable[[str], list[Candidate]],
 ) -> list[tuple[Candidate, View]]:
     """Run ``find`` on the raw text, the normalized view and decoded payloads; map spans back; dedupe."""
-    from aimds.text.views import identity_view
-
     views: list[View] = [identity_view("raw", prepared.raw)]
     if prepared.views and prepared.normalized.text != prepared.raw:
         views.append(prepared.normalized)
