@@ -44,7 +44,10 @@ class Gates:
         def on_match(pattern_id: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
             hits.add(names[pattern_id])
 
-        db.scan(text.encode("ascii"), match_event_handler=on_match, scratch=self._scratch(db))
+        try:
+            db.scan(text.encode("ascii"), match_event_handler=on_match, scratch=self._scratch(db))
+        except hyperscan.error:  # a shortcut that cannot run is no reason to fail: run every regex
+            return None
         return frozenset(hits)
 
     def _database(self):
