@@ -103,7 +103,7 @@ class Hashed:
     count: np.ndarray
     starts: np.ndarray
 
-    @property
+    @cached_property
     def char_spans(self) -> tuple[tuple[int, int], ...]:
         """``(offset in idx, number)`` of the 3-, 4- and 5-grams; empty kinds are left out."""
         n, out, o = self.length, [], 0
@@ -278,6 +278,12 @@ def focus(total: np.ndarray, count: np.ndarray, outer: WindowScore, bias: float,
     return lo + int(hot[0]), lo + int(hot[-1]) + width
 
 
+def _mean32(values: np.ndarray) -> float:
+    """``float(values.mean())`` for float32 values, bit for bit, without `np.mean`'s Python overhead:
+    a float32 pairwise sum, divided in float64, rounded to float32."""
+    return float(np.float32(float(np.add.reduce(values)) / values.size))
+
+
 def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
 
@@ -370,7 +376,7 @@ class FastScorer:
             return Scored(score, best.start, best.end, 0.0)
         start, end = focus(total, hashed.count, best, m.bias)
         kind_idx = hashed.between(best.start, best.end)
-        kind_logit = m.kind_bias + (float(m.kind_weights[kind_idx].mean()) if kind_idx.size else 0.0)
+        kind_logit = m.kind_bias + (_mean32(m.kind_weights.take(kind_idx)) if kind_idx.size else 0.0)
         return Scored(score, start, end, _sigmoid(kind_logit))
 
 
