@@ -68,6 +68,8 @@ class FoldTables:
     #: code points of letters of other scripts folded to an ASCII look-alike (Cyrillic "о"), sorted
     confusables: np.ndarray
     unicode_version: str
+    #: per code point up to U+10FFFF: does any table change it (1.1 MB, for finding what to translate)
+    changed: np.ndarray
 
 
 def _classify(cp: int) -> InvisibleClass:
@@ -98,7 +100,9 @@ def fold_tables() -> FoldTables:
         dtype=np.int64,
     )
     codes.update((cp, LOOKALIKE) for cp in confusables.tolist())
-    return FoldTables(fold, nfkc, codes, confusables, raw["unicode_version"])
+    changed = np.zeros(0x110000, dtype=bool)
+    changed[list(nfkc)] = True  # `nfkc` holds every key of `fold`, and so of `codes`
+    return FoldTables(fold, nfkc, codes, confusables, raw["unicode_version"], changed)
 
 
 def _is_diacritic(cp: int) -> bool:

@@ -36,9 +36,7 @@ DETECTOR = "normalize"
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: per regex the normalize stage may skip, one that matches wherever it does, for a Hyperscan pass (see `gates`)
 GATE_PATTERNS = {"control": _ASCII_CONTROL}
-#: runs of characters the fold may change: everything but printable ASCII, tab and newlines
-_SPECIAL = re.compile(r"[^\t\n\r\x20-\x7e]+")
-_MAX_RUNS = 64  # past this many runs, translating the whole text at once is cheaper
+_MAX_RUNS = 64  # past this many runs of characters to change, translating the whole text is cheaper
 _IRREGULAR = re.compile("[" + re.escape(tables.IRREGULAR_CHARS) + "]")
 _INVISIBLE = re.compile("[" + re.escape("".join(c.marker for c in tables.INVISIBLE_CLASSES)) + "]")
 _VS_CODES = tables.VARIATION_SELECTOR.marker * 4
@@ -78,14 +76,12 @@ def fold(text: str, gates: frozenset[str] | None = None) -> UnicodeFold:
     if text.isascii() and not (may_match(gates, "control") and _ASCII_CONTROL.search(text)):
         return UnicodeFold(View("normalized", text))
     t = tables.fold_tables()
-    spans = [m.span() for m in islice(_SPECIAL.finditer(text), _MAX_RUNS + 1)]
-    if len(spans) > _MAX_RUNS:
-        folded, plain, codes = text.translate(t.fold), text.translate(t.nfkc), text.translate(t.codes)
-    else:
-        folded, plain, codes = _fold_runs(text, spans, t)
+    spans = _changed_runs(text, t)
+    codes, folded = _translate(text, spans, t.codes), _translate(text, spans, t.fold)
     anchors = _anchors(text, codes, t.fold) if _IRREGULAR.search(codes) else offsets.IDENTITY
     lookalikes = tables.LOOKALIKE in codes
-    unicode_view = View("unicode", plain, anchors) if lookalikes else None
+    # translating with a dict costs ~50 ns a character: the unicode view only when it is kept
+    unicode_view = View("unicode", _translate(text, spans, t.nfkc), anchors) if lookalikes else None
     payloads = _hidden_payloads(text) if (tables.TAG.marker in codes or _VS_CODES in codes) else ()
     findings = [
         _invisible_finding(text, codes, payloads) if _INVISIBLE.search(codes) else None,
@@ -96,20 +92,35 @@ def fold(text: str, gates: frozenset[str] | None = None) -> UnicodeFold:
     return UnicodeFold(normalized, unicode_view, payloads, tuple(f for f in findings if f is not None))
 
 
-def _fold_runs(text: str, spans: list[tuple[int, int]], t: tables.FoldTables) -> tuple[str, str, str]:
-    """Translate only the runs of non-ASCII (or control) characters; the rest is copied as is."""
-    folded: list[str] = []
-    plain: list[str] = []
-    codes: list[str] = []
+def _changed_runs(text: str, t: tables.FoldTables) -> list[tuple[int, int]] | None:
+    """Runs of characters some table changes, or None when there are too many to be worth it.
+
+    ``str.translate`` with a dict costs ~40 ns for every character, even one the table does not
+    hold (Chinese, most Cyrillic): only these runs are translated, the rest is copied.
+    """
+    at = np.flatnonzero(t.changed[offsets.codepoints(text)])
+    if not len(at):
+        return []
+    breaks = np.flatnonzero(np.diff(at) != 1) + 1
+    if len(breaks) >= _MAX_RUNS:
+        return None
+    starts = at[np.concatenate(([0], breaks))].tolist()
+    ends = (at[np.concatenate((breaks - 1, [len(at) - 1]))] + 1).tolist()
+    return list(zip(starts, ends))
+
+
+def _translate(text: str, spans: list[tuple[int, int]] | None, table: dict[int, str]) -> str:
+    """``text.translate(table)``, given ``spans``: only their runs of non-ASCII (or control)
+    characters, the rest copied as is."""
+    if spans is None:
+        return text.translate(table)
+    out: list[str] = []
     pos = 0
     for start, end in spans:
-        gap, run = text[pos:start], text[start:end]
-        folded += (gap, run.translate(t.fold))
-        plain += (gap, run.translate(t.nfkc))
-        codes += (gap, run.translate(t.codes))
+        out += (text[pos:start], text[start:end].translate(table))
         pos = end
-    rest = text[pos:]
-    return "".join(folded) + rest, "".join(plain) + rest, "".join(codes) + rest
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _anchors(text: str, codes: str, table: dict[int, str]) -> offsets.Anchors:
