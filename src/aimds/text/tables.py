@@ -61,6 +61,23 @@ _RANGES: tuple[tuple[InvisibleClass, tuple[tuple[int, int], ...]], ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class CharMap:
+    """A translate table as arrays, to translate text made mostly of listed characters in numpy:
+    sorted keys, the one character each becomes (``one`` False where it becomes none or several)."""
+
+    keys: np.ndarray
+    values: np.ndarray
+    one: np.ndarray
+
+    @classmethod
+    def of(cls, table: dict[int, str]) -> "CharMap":
+        keys = sorted(table)
+        values = [ord(table[k]) if len(table[k]) == 1 else 0 for k in keys]
+        return cls(np.array(keys, dtype=np.uint32), np.array(values, dtype=np.uint32),
+                   np.array([len(table[k]) == 1 for k in keys], dtype=bool))
+
+
+@dataclass(frozen=True, slots=True)
 class FoldTables:
     fold: dict[int, str]
     nfkc: dict[int, str]
@@ -70,6 +87,9 @@ class FoldTables:
     unicode_version: str
     #: per code point up to U+10FFFF: does any table change it (1.1 MB, for finding what to translate)
     changed: np.ndarray
+    fold_map: CharMap
+    nfkc_map: CharMap
+    codes_map: CharMap
 
 
 def _classify(cp: int) -> InvisibleClass:
@@ -102,7 +122,8 @@ def fold_tables() -> FoldTables:
     codes.update((cp, LOOKALIKE) for cp in confusables.tolist())
     changed = np.zeros(0x110000, dtype=bool)
     changed[list(nfkc)] = True  # `nfkc` holds every key of `fold`, and so of `codes`
-    return FoldTables(fold, nfkc, codes, confusables, raw["unicode_version"], changed)
+    return FoldTables(fold, nfkc, codes, confusables, raw["unicode_version"], changed,
+                      CharMap.of(fold), CharMap.of(nfkc), CharMap.of(codes))
 
 
 def _is_diacritic(cp: int) -> bool:

@@ -76,12 +76,12 @@ def fold(text: str, gates: frozenset[str] | None = None) -> UnicodeFold:
     if text.isascii() and not (may_match(gates, "control") and _ASCII_CONTROL.search(text)):
         return UnicodeFold(View("normalized", text))
     t = tables.fold_tables()
-    spans = _changed_runs(text, t)
-    codes, folded = _translate(text, spans, t.codes), _translate(text, spans, t.fold)
+    changes = _changes(text, t)
+    codes, folded = _translate(text, changes, t.codes, t.codes_map), _translate(text, changes, t.fold, t.fold_map)
     anchors = _anchors(text, codes, t.fold) if _IRREGULAR.search(codes) else offsets.IDENTITY
     lookalikes = tables.LOOKALIKE in codes
     # translating with a dict costs ~50 ns a character: the unicode view only when it is kept
-    unicode_view = View("unicode", _translate(text, spans, t.nfkc), anchors) if lookalikes else None
+    unicode_view = View("unicode", _translate(text, changes, t.nfkc, t.nfkc_map), anchors) if lookalikes else None
     payloads = _hidden_payloads(text) if (tables.TAG.marker in codes or _VS_CODES in codes) else ()
     findings = [
         _invisible_finding(text, codes, payloads) if _INVISIBLE.search(codes) else None,
@@ -92,35 +92,57 @@ def fold(text: str, gates: frozenset[str] | None = None) -> UnicodeFold:
     return UnicodeFold(normalized, unicode_view, payloads, tuple(f for f in findings if f is not None))
 
 
-def _changed_runs(text: str, t: tables.FoldTables) -> list[tuple[int, int]] | None:
-    """Runs of characters some table changes, or None when there are too many to be worth it.
+@dataclass(frozen=True, slots=True)
+class _Changes:
+    """Where the fold tables apply in a text: its code points, the positions of those some table
+    changes, and their runs (None when there are too many to translate one by one)."""
 
-    ``str.translate`` with a dict costs ~40 ns for every character, even one the table does not
-    hold (Chinese, most Cyrillic): only these runs are translated, the rest is copied.
-    """
-    at = np.flatnonzero(t.changed[offsets.codepoints(text)])
-    if not len(at):
-        return []
+    points: np.ndarray
+    at: np.ndarray
+    runs: list[tuple[int, int]] | None
+
+
+def _changes(text: str, t: tables.FoldTables) -> _Changes:
+    points = offsets.codepoints(text)
+    at = np.flatnonzero(t.changed[points])
     breaks = np.flatnonzero(np.diff(at) != 1) + 1
     if len(breaks) >= _MAX_RUNS:
-        return None
-    starts = at[np.concatenate(([0], breaks))].tolist()
-    ends = (at[np.concatenate((breaks - 1, [len(at) - 1]))] + 1).tolist()
-    return list(zip(starts, ends))
+        return _Changes(points, at, None)
+    starts = at[np.concatenate(([0], breaks))].tolist() if len(at) else []
+    ends = (at[np.concatenate((breaks - 1, [len(at) - 1]))] + 1).tolist() if len(at) else []
+    return _Changes(points, at, list(zip(starts, ends)))
 
 
-def _translate(text: str, spans: list[tuple[int, int]] | None, table: dict[int, str]) -> str:
-    """``text.translate(table)``, given ``spans``: only their runs of non-ASCII (or control)
-    characters, the rest copied as is."""
-    if spans is None:
-        return text.translate(table)
+def _translate(text: str, changes: _Changes, table: dict[int, str], char_map: tables.CharMap) -> str:
+    """``text.translate(table)``, cheaper: ``str.translate`` with a dict costs ~40 ns for every
+    character, even one the table does not hold (Chinese, most Cyrillic).
+
+    A few runs of listed characters are translated one by one, the rest copied; many runs that
+    each become one character are translated in numpy; only otherwise does the whole text go.
+    """
+    if changes.runs is None:
+        one_to_one = _translate_points(changes, char_map)
+        return one_to_one if one_to_one is not None else text.translate(table)
     out: list[str] = []
     pos = 0
-    for start, end in spans:
+    for start, end in changes.runs:
         out += (text[pos:start], text[start:end].translate(table))
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+def _translate_points(changes: _Changes, char_map: tables.CharMap) -> str | None:
+    """The translation when every listed character of the text becomes exactly one; else None."""
+    points = changes.points[changes.at]
+    index = np.minimum(np.searchsorted(char_map.keys, points), len(char_map.keys) - 1)
+    listed = char_map.keys[index] == points
+    index = index[listed]
+    if not char_map.one[index].all():
+        return None
+    out = changes.points.copy()
+    out[changes.at[listed]] = char_map.values[index]
+    return offsets.from_codepoints(out)
 
 
 def _anchors(text: str, codes: str, table: dict[int, str]) -> offsets.Anchors:
