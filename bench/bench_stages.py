@@ -3,7 +3,8 @@
 On a shared machine timings drift by tens of percent within minutes, so a before/after comparison
 is only fair when both run at the same time: with ``--against SRC`` (the ``src`` folder of another
 checkout, e.g. from ``git worktree add``), two worker processes, one per tree, take turns in small
-batches, and the medians of each are printed side by side.
+batches, and the medians of each are printed side by side. Both workers are pinned to one CPU, so
+neither gets a quieter core than the other.
 
     python bench/bench_stages.py [--rounds 4000] [--against ../base/src]
 """
@@ -37,6 +38,8 @@ def worker() -> None:
     """Reads ``case rounds`` lines, answers with one JSON line of per-check timings (ms)."""
     from aimds import Guard
 
+    if os.environ.get("AIMDS_BENCH_CPU") and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(os.environ["AIMDS_BENCH_CPU"])})
     guard = Guard(cache_size=0, semantic="off")
     for line in sys.stdin:
         case, rounds = line.rsplit(" ", 1)
@@ -52,6 +55,8 @@ def worker() -> None:
 
 def _spawn(src: str | None) -> subprocess.Popen:
     env = dict(os.environ)
+    if hasattr(os, "sched_getaffinity"):
+        env.setdefault("AIMDS_BENCH_CPU", str(max(os.sched_getaffinity(0))))
     if src:
         env["PYTHONPATH"] = os.pathsep.join([str(Path(src).resolve()), env.get("PYTHONPATH", "")])
     return subprocess.Popen([sys.executable, __file__, "--worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
