@@ -40,7 +40,7 @@ def main() -> None:
 
     oof = out_of_fold(args.data, args.seed, report=lambda stage, frac: print(f"  {stage} {frac:.0%}", file=sys.stderr))
     guard = Guard(cache_size=0, semantic="off")
-    rule_detectors = [d for d in guard.detectors if d.name not in ("learned", "pii", "secrets")]
+    rule_detectors = [d for d in guard.detectors if d.tier == "fast" and d.name not in ("learned", "pii", "secrets")]
     policy: DecisionPolicy = guard.policy
 
     rows = defaultdict(lambda: defaultdict(list))
