@@ -50,9 +50,10 @@ def test_classic_injection_is_blocked_with_reasons(guard):
         EMAIL,
     ],
 )
-def test_ordinary_text_is_allowed(guard, text):
+def test_ordinary_text_is_not_stopped(guard, text):
     verdict = guard.check(text)
-    assert verdict.action is Action.ALLOW, verdict.to_dict()
+    assert not verdict.action.stops, verdict.to_dict()
+    assert not verdict.kinds() - {ThreatKind.PII}  # names in the e-mail may be redacted, nothing else
 
 
 def test_instructions_in_a_document_are_indirect_injection_with_span_on_the_payload(guard):
@@ -141,7 +142,7 @@ def test_check_many_and_acheck(guard):
     assert [v.action for v in guard.check_many(texts)] == [Action.ALLOW, Action.BLOCK]
     long_text = EMAIL * 5
     verdicts = asyncio.run(_both(guard, texts[1], long_text))
-    assert verdicts[0].action is Action.BLOCK and verdicts[1].action is Action.ALLOW
+    assert verdicts[0].action is Action.BLOCK and not verdicts[1].action.stops
 
 
 async def _both(guard, a, b):

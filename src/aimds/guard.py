@@ -28,6 +28,7 @@ from aimds.store.base import Store
 from aimds.text.chunking import chunks
 from aimds.text.normalize import prepare
 from aimds.text.views import Prepared
+from aimds.tracing import tracer
 from aimds.types import Action, Finding, Role, Span, ThreatKind, Verdict
 
 log = logging.getLogger("aimds")
@@ -88,6 +89,7 @@ class Guard:
         self._output: Any = None
         self._store = store
         self._agents: Any = None
+        self._tracer = tracer()
 
     # --- public API ---------------------------------------------------------------------------
     def check(
@@ -100,6 +102,7 @@ class Guard:
         context: Mapping[str, Any] | None = None,
     ) -> Verdict:
         started = time.perf_counter()
+        wall_start = time.time_ns() if self._tracer is not None else 0
         role = _role(role)
         self._validate(text)
         key = self._cache_key(text, role) if self._cache.enabled else b""
@@ -118,8 +121,22 @@ class Guard:
             verdict = self._evaluate(text, role, dict(context or {}), started, session_id, agent_id)
             if key and not (verdict.action is Action.SANITIZE and self.redactor.vault is not None):
                 self._cache.put(key, verdict)  # anonymized text is per session: never reuse it
+        if self._tracer is not None:
+            self._trace(verdict, wall_start)
         self._emit(verdict)
         return verdict
+
+    def _trace(self, verdict: Verdict, wall_start: int) -> None:
+        span = self._tracer.start_span("aimds.check", start_time=wall_start)
+        span.set_attributes({
+            "aimds.verdict_id": verdict.id,
+            "aimds.action": verdict.action.value,
+            "aimds.risk": verdict.risk,
+            "aimds.role": verdict.role.value,
+            "aimds.kinds": sorted(k.value for k in verdict.kinds()),
+            "aimds.cached": verdict.cached,
+        })
+        span.end()
 
     async def acheck(self, text: str, **kwargs: Any) -> Verdict:
         if isinstance(text, str) and len(text) <= _INLINE_ASYNC_CHARS:

@@ -46,4 +46,6 @@ def build(settings: ServerSettings | None = None) -> Starlette:
     store = open_store(settings.store_location, data_dir=settings.data_dir)
     # The guard shares the server's store, so anonymize-mode vault entries are seen by every instance.
     guard = Guard(load_settings(None, **guard_section), store=store) if guard_section else Guard(store=store)
-    return create_app(settings, guard=guard, store=store)
+    from aimds.tracing import instrument_app
+
+    return instrument_app(create_app(settings, guard=guard, store=store))
