@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from aimds.audit import AuditLog, AuditWriter, Done, decision_entry
+from aimds.audit import AuditLog, AuditWriter, Done, KvBuilder, decision_entry
 from aimds.auth import ApiRole, Authenticator, AuthError, Forbidden, JwtVerifier, KeyRing, Principal, require
 from aimds.errors import AimdsError, InputTooLarge, InvalidInput
 from aimds.server.errors import ApiError
@@ -312,14 +312,13 @@ class Service:
                 # a writer thread holding the local store's lock would stall the event loop far longer
                 # (on a busy host, every wait for a lock or the GIL costs a trip through the scheduler)
                 # than this write costs (no fsync).
+                # The waker stores the values of every request in one commit batch in one transaction.
                 remote = self.remote_store
                 loop = asyncio.get_running_loop()
                 future: asyncio.Future[list[int]] = loop.create_future()
-                self.writer.submit_many(entries, self._waker_for(loop).resolver(future), kv if remote else None)
-                seqs = await within(future, self.settings.request_timeout_s)
-                values = kv(seqs) if kv is not None and not remote else []
-                if values:
-                    self.store.set_many(values, self.settings.verdict_ttl_s)
+                resolve = self._waker_for(loop).resolver(future, None if remote else kv)
+                self.writer.submit_many(entries, resolve, kv if remote else None)
+                await within(future, self.settings.request_timeout_s)
         except (StoreUnavailable, asyncio.TimeoutError, OSError) as exc:
             self.metrics.audit_failures.inc(count)
             self.store_failed("audit", exc)
@@ -332,7 +331,7 @@ class Service:
     def _waker_for(self, loop: asyncio.AbstractEventLoop) -> _LoopWaker:
         waker = self._waker
         if waker is None or waker.loop is not loop:
-            waker = self._waker = _LoopWaker(loop)
+            waker = self._waker = _LoopWaker(loop, self.store, self.settings.verdict_ttl_s)
         return waker
 
     def start(self) -> None:
@@ -345,17 +344,19 @@ class Service:
 
 class _LoopWaker:
     """Resolves asyncio futures from the writer thread with one event-loop wake-up per commit batch,
-    not one per request."""
+    not one per request; the values those requests keep (their verdicts) go to the local store in
+    one transaction for the whole batch, before any of them is answered."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._ready: list[tuple[asyncio.Future[list[int]], list[int] | None, BaseException | None]] = []
+    def __init__(self, loop: asyncio.AbstractEventLoop, store: Any, ttl: float | None) -> None:
+        self.loop, self.store, self.ttl = loop, store, ttl
+        self._ready: list[tuple[asyncio.Future[list[int]], KvBuilder | None, list[int] | None,
+                                BaseException | None]] = []
         self._lock = threading.Lock()
 
-    def resolver(self, future: asyncio.Future[list[int]]) -> Done:
+    def resolver(self, future: asyncio.Future[list[int]], kv: KvBuilder | None = None) -> Done:
         def done(seqs: list[int] | None, error: BaseException | None) -> None:
             with self._lock:
-                self._ready.append((future, seqs, error))
+                self._ready.append((future, kv, seqs, error))
                 first = len(self._ready) == 1
             if first:
                 self.loop.call_soon_threadsafe(self._drain)
@@ -365,11 +366,18 @@ class _LoopWaker:
     def _drain(self) -> None:
         with self._lock:
             ready, self._ready = self._ready, []
-        for future, seqs, error in ready:
-            if future.done():  # the request timed out meanwhile
-                continue
-            if error is not None:
-                future.set_exception(error)
+        ready = [item for item in ready if not item[0].done()]  # a request may have timed out meanwhile
+        values = [value for _, kv, seqs, error in ready if kv is not None and error is None
+                  for value in kv(seqs or [])]
+        failed: BaseException | None = None
+        if values:
+            try:
+                self.store.set_many(values, self.ttl)
+            except Exception as exc:  # noqa: BLE001 - every request of the batch must learn the write failed
+                failed = exc
+        for future, _, seqs, error in ready:
+            if error is not None or failed is not None:
+                future.set_exception(error or failed)  # type: ignore[arg-type]
             else:
                 future.set_result(seqs or [])
 
