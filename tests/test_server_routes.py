@@ -352,3 +352,15 @@ def test_new_routes_in_metrics_and_openapi(one) -> None:
                  "/v1/reviews/{review_id}/approve", "/v1/reviews/{review_id}/deny"):
         assert path in doc["paths"]
     assert doc["components"]["schemas"]["OutputCheckRequest"]["examples"]
+
+
+def test_build_wraps_the_app_in_tracing_only_when_a_tracer_provider_is_set(tmp_path, monkeypatch) -> None:
+    trace = pytest.importorskip("opentelemetry.trace")
+    sdk = pytest.importorskip("opentelemetry.sdk.trace")
+    from aimds.server.main import build
+
+    monkeypatch.setenv("AIMDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: trace.ProxyTracerProvider())
+    assert type(build()).__name__ == "Starlette"
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: sdk.TracerProvider())
+    assert type(build()).__name__ == "OpenTelemetryMiddleware"

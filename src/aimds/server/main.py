@@ -46,6 +46,20 @@ def build(settings: ServerSettings | None = None) -> Starlette:
     store = open_store(settings.store_location, data_dir=settings.data_dir)
     # The guard shares the server's store, so anonymize-mode vault entries are seen by every instance.
     guard = Guard(load_settings(None, **guard_section), store=store) if guard_section else Guard(store=store)
-    from aimds.tracing import instrument_app
+    app = create_app(settings, guard=guard, store=store)
+    if _tracing_configured():
+        from aimds.tracing import instrument_app
 
-    return instrument_app(create_app(settings, guard=guard, store=store))
+        return instrument_app(app)
+    return app
+
+
+def _tracing_configured() -> bool:
+    """Whether spans go anywhere: an OpenTelemetry SDK tracer provider is set (in code, or by
+    ``opentelemetry-instrument``). Without one the ASGI middleware would only cost time (about as much
+    per request as the rest of the no-op route's stack)."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return False
+    return not isinstance(trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
