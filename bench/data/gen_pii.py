@@ -5,7 +5,11 @@ format generators written here (NINOs, wallets, dates of birth, provider tokens)
 a template sentence with its exact span. Phones are kept only when valid in their numbering plan:
 Faker's en_US numbers use random area codes and en_GB's are Ofcom's fictional ranges, which are not
 phone numbers anyone has. Hard negatives are hand-written shapes that look like PII but are not:
-Luhn-failing card-like numbers, order ids, UUIDs, versions, timestamps, hashes, code snippets.
+Luhn-failing card-like numbers, order ids, UUIDs, versions, timestamps, hashes, code snippets, and
+for names capitalised words that are not people (sentence starts such as "May I", title case,
+products, places, companies). Person names come from the same Faker locales the shipped lexicons
+were built from, so their recall is in-lexicon; other_locale_names() measures names from locales
+the lexicons never saw.
 """
 
 from __future__ import annotations
@@ -156,6 +160,96 @@ HARD_NEGATIVES: list[Callable[[random.Random], str]] = [
 ]
 
 
+NAME_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "pt_BR", "nl_NL", "pl_PL")
+# Locales whose names were not used to build the shipped lexicons: recall there is out-of-lexicon.
+OTHER_NAME_LOCALES = ("sv_SE", "da_DK", "cs_CZ", "fi_FI", "hu_HU", "ro_RO", "en_IE", "pt_PT")
+TITLES = ("Mr", "Mrs", "Ms", "Dr.", "Prof.", "Herr", "Frau", "Mme", "Sr.", "Sra.")
+
+# (before, after) around a full name; a cue or none, sentence start or middle.
+NAME_TEMPLATES = [
+    ("", " will join the call tomorrow."),
+    ("I spoke with ", " about the invoice."),
+    ("Please forward this to ", " before noon."),
+    ("My name is ", " and I need a refund."),
+    ("Dear ", ",\nthank you for your letter."),
+    ("Best regards,\n", ""),
+    ("Patient: ", ", admitted on Monday."),
+    ("Contact person: ", " (sales)."),
+    ("According to ", ", the shipment is late."),
+    ("The report was signed by ", " last week."),
+    ("Yesterday ", " approved the budget."),
+    ("Our new colleague ", " starts in March."),
+]
+FIRST_NAME_TEMPLATES = [("Hi ", ", thanks for the update!"), ("Regards,\n", ""), ("I'm ", " from accounting.")]
+
+# Capitalised words that are not people: sentence starts of words that are also names, title case,
+# products, places, organisations.
+NAME_NEGATIVES: list[Callable[[random.Random], str]] = [
+    lambda r: "May I ask a question about my order? Will you send the file today?",
+    lambda r: "Mark the box as done and Bill the customer. Grace period ends soon.",
+    lambda r: "Hope you are well. Summer is coming, and the Rose Garden tickets are sold out.",
+    lambda r: "Grace Period Extended For New Customers In Spring Sale",
+    lambda r: "We flew from New York to San Francisco via Buenos Aires and Rio de Janeiro.",
+    lambda r: "Victoria Station and Charlotte Street are closed; take the Jordan River ferry.",
+    lambda r: "Install Microsoft Word, Google Chrome and Adobe Photoshop on the Apple MacBook Pro.",
+    lambda r: "The Samsung Galaxy Note and Amazon Kindle Paperwhite are on sale at Best Buy.",
+    lambda r: "Angel Falls is in Venezuela and Sierra Leone is in West Africa.",
+    lambda r: "Austin Healthcare and Madison Square Garden reported earnings in August.",
+    lambda r: "Art History and Christian Ethics are taught at Georgia State University.",
+    lambda r: "Frank discussion followed. Will Power is a book, Max Speed a setting.",
+    lambda r: "I work at {company} in {city}.".format(**_org_and_place("en_US", r)),
+    lambda r: "Wir haben ein Büro in {city} bei der {company}.".format(**_org_and_place("de_DE", r)),
+    lambda r: "Send it via DHL Express to the Amsterdam Central office on Monday.",
+    lambda r: "Did the Lakers beat the Boston Celtics? Real Madrid won the Champions League.",
+]
+
+
+_ORG_FAKERS: dict[str, Faker] = {}
+
+
+def _org_and_place(locale: str, r: random.Random) -> dict[str, str]:
+    f = _ORG_FAKERS.setdefault(locale, Faker(locale))
+    f.seed_instance(r.randrange(2**32))
+    return {"company": f.company(), "city": f.city()}
+
+
+def name_value(f: Faker, rng: random.Random) -> str:
+    first, last = f.first_name(), f.last_name()
+    if rng.random() < 0.15:
+        return f"{first} {rng.choice(string.ascii_uppercase)}. {last}"
+    return f"{first} {last}"
+
+
+def person(fakers: dict[str, Faker], rng: random.Random) -> tuple[str, str, str]:
+    """A name in a template: full name, first name after a cue, or surname after a title."""
+    f = fakers[rng.choice(list(fakers))]
+    form = rng.random()
+    if form < 0.7:
+        before, after = rng.choice(NAME_TEMPLATES)
+        return before, name_value(f, rng), after
+    if form < 0.85:
+        before, after = rng.choice(FIRST_NAME_TEMPLATES)
+        return before, f.first_name(), after
+    return f"I have an appointment with {rng.choice(TITLES)} ", f.last_name(), " on Friday."
+
+
+def other_locale_names(n: int, seed: int = 7) -> list[Sample]:
+    """Names from locales the lexicons were not built from, in the same templates: PERSON only."""
+    rng = random.Random(seed)
+    fakers = {loc: Faker(loc) for loc in OTHER_NAME_LOCALES}
+    for i, f in enumerate(fakers.values()):
+        f.seed_instance(seed + 100 + i)
+    samples = []
+    for _ in range(n):
+        b = Builder()
+        before, value, after = person(fakers, rng)
+        b.add(before)
+        b.add(value, "PERSON")
+        b.add(after)
+        samples.append(b.sample())
+    return samples
+
+
 def _bad_luhn(r: random.Random) -> str:
     digits = [int(c) for c in "4" + rand(r, string.digits, 15)]
     total = sum((d * 2 - 9 if d * 2 > 9 else d * 2) if i % 2 else d for i, d in enumerate(reversed(digits)))
@@ -175,6 +269,9 @@ def generate(n: int, seed: int = 7) -> list[Sample]:
     for i, f in enumerate(fakers.values()):
         f.seed_instance(seed + i)
     us = fakers["en_US"]
+    name_fakers = {loc: Faker(loc) for loc in NAME_LOCALES}
+    for i, f in enumerate(name_fakers.values()):
+        f.seed_instance(seed + 50 + i)
 
     def phone() -> str:
         while True:
@@ -221,6 +318,7 @@ def generate(n: int, seed: int = 7) -> list[Sample]:
         "DATE_OF_BIRTH": lambda: (*dob(), " and I live in town."),
         "STREET_ADDRESS": lambda: ("Ship it to ", us.street_address(), ", " + us.city() + "."),
         "SECRET": lambda: ("Here is the credential: ", secret_value(rng), " keep it safe."),
+        "PERSON": lambda: person(name_fakers, rng),
     }
     entities = list(generators)
     samples: list[Sample] = []
@@ -228,7 +326,7 @@ def generate(n: int, seed: int = 7) -> list[Sample]:
         b = Builder()
         b.add(us.sentence() + " ")
         if i % 4 == 3:
-            b.add(rng.choice(HARD_NEGATIVES)(rng) + " ")
+            b.add(rng.choice(HARD_NEGATIVES + NAME_NEGATIVES)(rng) + " ")
         else:
             for _ in range(rng.randrange(1, 3)):
                 entity = entities[rng.randrange(len(entities))]
@@ -249,6 +347,22 @@ def ordinary_text(chars: int, seed: int = 11) -> str:
     parts, size = [], 0
     while size < chars:
         p = f.paragraph(nb_sentences=6) + f" In {rng.randrange(1990, 2030)}, {rng.randrange(2, 500)} people met at {rng.randrange(1, 12)}:{rng.randrange(10, 60)}.\n"
+        parts.append(p)
+        size += len(p)
+    return "".join(parts)[:chars]
+
+
+def prose_with_names(chars: int, seed: int = 13) -> str:
+    """Prose where capitalised words are frequent: names, places, companies, title-case headings."""
+    rng = random.Random(seed)
+    fakers = {loc: Faker(loc) for loc in ("en_US", "de_DE", "fr_FR")}
+    for i, f in enumerate(fakers.values()):
+        f.seed_instance(seed + i)
+    parts, size = [], 0
+    while size < chars:
+        f = fakers[rng.choice(list(fakers))]
+        p = (f"{f.name()} met {f.first_name()} at {f.company()} in {f.city()}. {f.sentence()} "
+             f"{f.catch_phrase().title() if hasattr(f, 'catch_phrase') else ''} {f.sentence()}\n")
         parts.append(p)
         size += len(p)
     return "".join(parts)[:chars]

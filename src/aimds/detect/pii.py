@@ -1,4 +1,4 @@
-"""Personal data in text: emails, phones, cards, IBANs, national ids, IPs, wallets, birth dates, addresses.
+"""Personal data in text: emails, phones, cards, IBANs, national ids, IPs, wallets, birth dates, addresses, names.
 
 Patterns (rules/pii.yaml) only propose candidates; each is confirmed by a validator that knows the
 format (Luhn for cards, mod-97 for IBANs, base58check/bech32 for wallets, numbering plans for phones,
@@ -6,12 +6,14 @@ allocation ranges for SSNs), so numbers that merely look right (order ids, times
 left alone. The scan runs on the raw text and on the normalized view, so homoglyphs and invisible
 characters do not hide a value; spans always point into the original text.
 
-Person names are not detected: the offline NER models that would find them (spaCy's, which Presidio
-uses) are not published on PyPI, and nothing may be downloaded at run time.
+Person names have no format to validate and the offline NER models that would find them (spaCy's,
+which Presidio uses) are not on PyPI, so aimds.detect.names recognises them from shipped lexicons,
+titles and context cues instead; their confidence is lower than that of validated formats.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import hashlib
 import ipaddress
@@ -25,6 +27,8 @@ from typing import Any
 import yaml
 
 from aimds.config import Settings
+from aimds.detect.names import RULE_DETAILS as NAME_RULE_DETAILS
+from aimds.detect.names import default_recognizer
 from aimds.detect.prefilter import PatternSet, PatternSpec
 from aimds.errors import ConfigError, RulePackError
 from aimds.text.views import Prepared, View, identity_view
@@ -460,21 +464,37 @@ def scan_views(
     # short), the earliest view on ties.
     mapped.sort(key=lambda cv: -(cv[0].end - cv[0].start))
     out: list[tuple[Candidate, View]] = []
+    taken: dict[str, _DisjointSpans] = {}
     for cand, view in mapped:
-        if not any(other.entity == cand.entity and _overlaps(cand, other) for other, _ in out):
+        if taken.setdefault(cand.entity, _DisjointSpans()).claim(cand.start, cand.end):
             out.append((cand, view))
     return sorted(out, key=lambda cv: (cv[0].start, cv[0].end))
 
 
-def _overlaps(a: Candidate, b: Candidate) -> bool:
-    return a.start < b.end and b.start < a.end
+class _DisjointSpans:
+    """Non-overlapping spans kept sorted, so checking a new one is a binary search, not a scan
+    (a text with thousands of names would otherwise make deduplication quadratic)."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def claim(self, start: int, end: int) -> bool:
+        """Add the span unless it overlaps one already there; say whether it was added."""
+        i = bisect.bisect_right(self.starts, start)
+        if (i and self.ends[i - 1] > start) or (i < len(self.starts) and self.starts[i] < end):
+            return False
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
+        return True
 
 
 def resolve_overlaps(candidates: list[Candidate]) -> list[Candidate]:
     """Keep the most confident of overlapping candidates (a valid card is not also a phone)."""
     kept: list[Candidate] = []
+    taken = _DisjointSpans()
     for cand in sorted(candidates, key=lambda c: (-c.score, -(c.end - c.start), c.start)):
-        if not any(_overlaps(cand, k) for k in kept):
+        if taken.claim(cand.start, cand.end):
             kept.append(cand)
     return sorted(kept, key=lambda c: c.start)
 
@@ -513,13 +533,14 @@ class PiiDetector:
 
     def __init__(self, entities: Iterable[str] | None = None, default_region: str = "US") -> None:
         self._rules, self._patterns = compiled_pack("pii.yaml")
-        known = {r["entity"] for r in self._rules}
+        known = {r["entity"] for r in self._rules} | {"PERSON"}
         wanted = set(entities) if entities is not None else known
         if wanted - known:
             raise ConfigError(f"pii entities: unknown {sorted(wanted - known)}; known: {sorted(known)}")
         if phonenumbers is not None and default_region not in phonenumbers.SUPPORTED_REGIONS:
             raise ConfigError(f"pii default_region: unknown region {default_region!r}")
         self.entities = frozenset(wanted)
+        self._names = default_recognizer() if "PERSON" in wanted else None
         validators = dict(VALIDATORS, phone=_check_phone_factory(default_region))
         self._validators = [validators[r["validator"]] for r in self._rules]
 
@@ -539,6 +560,10 @@ class PiiDetector:
                 rule["entity"], start, check.end if check.end is not None else end,
                 check.score, rule["id"], rule.get("label", rule["entity"].lower()), check.detail,
             ))
+        if self._names is not None:
+            label = self._names.label
+            out.extend(Candidate("PERSON", m.start, m.end, m.score, "pii.person", label, NAME_RULE_DETAILS[m.rule])
+                       for m in self._names.find(text))
         return resolve_overlaps(out)
 
     def scan(self, prepared: Prepared) -> list[Finding]:

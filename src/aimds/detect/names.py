@@ -1,0 +1,293 @@
+"""Person names without a model: runs of capitalised words checked against name lexicons.
+
+The offline NER models that find names (spaCy's, which Presidio uses) are not on PyPI, and nothing
+may be downloaded at run time. Names are instead recognised the way a reader skims for them: one
+linear regex finds runs of capitalised words, and set lookups decide. A known given name followed
+by a known surname (or another capitalised word) is a name; a title ("Dr.", "Frau", "Mme") or a
+context cue ("my name is", "Dear", "Regards,") lets a single word count and raises confidence.
+Given names that are also ordinary words or places ("Will", "May", "Victoria") need a known surname,
+a title or a cue; a run followed by an organisation or place word ("Victoria Station") is skipped.
+
+The lexicons (detect/data/names.json) are generated from Faker's provider data, MIT licence, by
+``python -m aimds.detect.build_names``; the hand-kept lists and scores are in rules/names.yaml.
+Only Latin-script names written with a capital initial are found (not "john smith", not "JOHN SMITH").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from aimds.detect.prefilter import PatternSet, PatternSpec
+from aimds.errors import RulePackError
+
+# Latin letters up to Latin Extended-B, by case, spelled out: PatternSet matches in ASCII mode
+# (so hyperscan can prefilter), where \w and \b would not know "ü" is a letter.
+_NON_ASCII = [chr(c) for c in range(0xC0, 0x250) if chr(c).isalpha()]
+_UPPER = "A-Z" + "".join(ch for ch in _NON_ASCII if ch.isupper())
+_LOWER = "a-z" + "".join(ch for ch in _NON_ASCII if ch.islower())
+_LETTER = "A-Za-z" + "".join(_NON_ASCII)
+_PART = rf"[{_UPPER}](?:['’][{_UPPER}])?[{_LOWER}][{_LETTER}]{{0,24}}"
+# The word-start check follows the first letter, so that re can skip ahead to capital letters.
+_WORD = rf"[{_UPPER}](?<![{_LETTER}0-9'’-].)(?:['’][{_UPPER}])?[{_LOWER}][{_LETTER}]{{0,24}}(?:-{_PART})?(?![{_LETTER}0-9])"
+# Hyperscan sees non-ASCII characters as '?': its prefilter for a capitalised word.
+_HS_WORD = r"[A-Z?](?:['?][A-Z?])?[a-z?]"
+_CUE_SEPARATOR = r"[ \t]{0,2}[,:;!-]?[ \t]{0,2}(?:\r?\n[ \t]{0,2}){0,2}"
+_SENTENCE_END = frozenset(".!?\n\"'“”:;")
+_CUE_STRIP = " \t\r\n,:;-–—!"
+
+@dataclass(frozen=True, slots=True)
+class NameMatch:
+    """A recognised name: span in the scanned text, confidence, and which rule fired (no text)."""
+
+    start: int
+    end: int
+    score: float
+    rule: str
+
+
+RULE_DETAILS = {
+    "title": "after a title",
+    "given_surname": "given name + surname",
+    "given_capitalised": "given name + capitalised word",
+    "ambiguous_given_surname": "given name + surname",
+    "unknown_surname": "capitalised word + surname",
+    "cue_known": "known name after a context cue",
+    "cue_intro": "after an introduction",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    start: int
+    end: int
+    key: str
+
+
+class NameRecognizer:
+    """Finds person names in one string; positions refer to that string."""
+
+    def __init__(self, rules: dict[str, Any] | None = None, lexicon: dict[str, Any] | None = None) -> None:
+        rules = rules if rules is not None else _load_yaml("names.yaml")
+        lexicon = lexicon if lexicon is not None else _load_lexicon()
+        try:
+            self.label: str = rules.get("label", "person name")
+            self.scores: dict[str, float] = {k: float(v) for k, v in rules["scores"].items()}
+            lower = lambda words: frozenset(str(w).lower() for w in words)  # noqa: E731
+            self._given = lower(lexicon["given"])
+            self._surnames = lower(lexicon["surnames"])
+            self._common = lower(lexicon["common"])
+            self._ambiguous = lower(rules["ambiguous_given"]) | (self._given & self._common)
+            self._given |= self._ambiguous & lower(rules["ambiguous_given"])
+            self._places = frozenset(" ".join(str(p).lower().split()) for p in rules["place_names"])
+            self._org_place = lower(rules["org_place"])
+            self._never = lower(rules["never_name"])
+            self._titles = lower(str(t).rstrip(".") for t in rules["titles"])
+            particles = sorted(lower(rules["particles"]), key=len, reverse=True)
+            cues = {str(c).lower(): kind for kind in ("known", "intro") for c in rules["cues"][kind]}
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise RulePackError(f"name rules are incomplete or malformed: {exc!r}") from None
+        missing = set(RULE_DETAILS) - set(self.scores)
+        if missing:
+            raise RulePackError(f"name rules: no score for {sorted(missing)}")
+        # "Dr." before a word works like a cue ("Dr" without a dot joins the run and is seen there);
+        # "M." (Monsieur) only counts with its dot.
+        cues.update({t + ".": "title" for t in self._titles})
+        cues.update({t: "title" for t in lower(rules["titles"]) if not t.endswith(".")})
+        self._cues = dict(sorted(cues.items(), key=lambda kv: -len(kv[0])))
+        self._cue_suffixes = tuple(self._cues)
+        particle = "|".join(map(re.escape, particles))
+        connector = rf"(?:[{_UPPER}]\.[ \t]{{1,2}})?(?:(?:{particle})[ \t]{{1,2}}){{0,2}}"
+        # Cue phrases match in any case; titles only capitalised ("Miss" the title, not "miss." the verb).
+        title_forms = {str(t) for t in rules["titles"]} | {str(t) + "." for t in rules["titles"] if not str(t).endswith(".")}
+        cue = f"(?i:{_trie(c for c, kind in self._cues.items() if kind != 'title')})|{_trie(title_forms)}"
+        self._patterns = PatternSet([
+            # Two to six capitalised words, maybe with a middle initial or particles between.
+            PatternSpec("name.run", rf"{_WORD}(?:[ \t]{{1,2}}{connector}{_WORD}){{1,5}}",
+                        prefilter=rf"{_HS_WORD}{{1,25}}[ \t]{{1,2}}(?:[A-Z?]\.[ \t]{{1,2}})?"
+                                  rf"(?:(?:{particle})[ \t]{{1,2}}){{0,2}}{_HS_WORD}"),
+            # One capitalised word right after a cue or title ("Dear Anna", "Dr. Weber"); the word is
+            # looked at, not consumed, so it can be the next match's cue ("met Dr. Weber").
+            PatternSpec("name.cue", rf"\b(?P<cue>{cue}){_CUE_SEPARATOR}(?=(?P<word>{_WORD}))",
+                        prefilter=rf"(?:{_ascii_only(cue)}){_CUE_SEPARATOR}{_HS_WORD}"),
+        ])
+
+    def find(self, text: str) -> list[NameMatch]:
+        """Names in ``text``; a name seen both after a cue and in a run may be reported twice
+        (overlapping spans: the caller keeps the more confident)."""
+        out: list[NameMatch] = []
+        for index, match in self._patterns.finditer(text):
+            if index == 0:
+                out.extend(self._in_run(text, match.start(), match.group()))
+            else:
+                kind = self._cues.get(" ".join(match.group("cue").lower().replace("’", "'").split()))
+                start, end = match.span("word")
+                found = self._single(kind, start, end, match.group("word").replace("’", "'").lower())
+                if found is not None:
+                    out.append(found)
+        return out
+
+    # ----------------------------------------------------------------------------------------
+
+    def _single(self, cue: str | None, start: int, end: int, key: str) -> NameMatch | None:
+        """One capitalised word after a cue of this kind: a name if the cue and the word agree."""
+        if cue is None or key in self._never:
+            return None
+        if cue == "title":  # "Mr. Fact" is not a name, "Mr. Young" is
+            return self._match(start, end, "title") if key not in self._common or key in self._surnames else None
+        known = (self._is_given(key) or key in self._surnames) and key not in self._ambiguous
+        if known and key not in self._common:
+            return self._match(start, end, "cue_known")
+        if cue == "intro" and key not in self._common and key not in self._org_place:
+            return self._match(start, end, "cue_intro")
+        return None
+
+    def _in_run(self, text: str, run_start: int, run: str) -> list[NameMatch]:
+        words: list[_Word] = []
+        pos = 0
+        for part in run.split():
+            pos = run.find(part, pos)
+            if part[0].isupper() and not (len(part) == 2 and part[1] == "."):  # not an initial or particle
+                words.append(_Word(run_start + pos, run_start + pos + len(part), part.replace("’", "'").lower()))
+            pos += len(part)
+        out: list[NameMatch] = []
+        i, n = 0, len(words)
+        while i < n:
+            key = words[i].key
+            if key in self._titles and i + 1 < n and words[i + 1].key not in self._never:
+                j = self._extend(words, i + 1, allow_common=True)
+                if not self._org_follows(words, j):
+                    out.append(self._match(words[i + 1].start, words[j - 1].end, "title"))
+                i = j
+                continue
+            if key in self._never or key in self._org_place:
+                i += 1
+                continue
+            j = self._extend(words, i + 1, allow_common=False)
+            if self._org_follows(words, j):
+                i = j + 1
+                continue
+            tail = words[i + 1:j]
+            has_surname = any(w.key in self._surnames for w in tail)
+            rule = None
+            if tail and self._is_given(key):
+                if key in self._ambiguous:
+                    rule = "ambiguous_given_surname" if has_surname else None
+                else:
+                    rule = "given_surname" if has_surname else "given_capitalised"
+            elif (tail and key not in self._common and tail[0].key in self._surnames
+                  and tail[0].key not in self._common and not self._sentence_initial(text, words[i].start)):
+                rule = "unknown_surname"
+            if rule is not None and " ".join(w.key for w in words[i:j]) in self._places:
+                rule = None
+            if rule is not None:
+                out.append(self._cued(text, words[i].start, words[j - 1].end, rule))
+                i = j
+                continue
+            i += 1  # a lone word after a cue ("Dear Anna") is the cue pattern's
+        return out
+
+    def _extend(self, words: list[_Word], j: int, *, allow_common: bool) -> int:
+        """Index after the last word that can continue a name (at most four words in all)."""
+        first = j - 1
+        while j < len(words) and j - first < 4:
+            key = words[j].key
+            if key in self._never or key in self._org_place:
+                break
+            if not allow_common and key in self._common and key not in self._surnames:
+                break
+            j += 1
+        return j
+
+    def _org_follows(self, words: list[_Word], j: int) -> bool:
+        return j < len(words) and words[j].key in self._org_place
+
+    def _is_given(self, key: str) -> bool:
+        if key in self._given:
+            return True
+        return "-" in key and all(part in self._given for part in key.split("-"))
+
+    def _cue_before(self, text: str, start: int) -> str | None:
+        context = text[max(0, start - 40):start].lower().rstrip(_CUE_STRIP)
+        if not context.endswith(self._cue_suffixes):
+            return None
+        for cue, kind in self._cues.items():
+            if context.endswith(cue):
+                cut = len(context) - len(cue)
+                if cut == 0 or not context[cut - 1].isalnum():
+                    return kind
+        return None
+
+    def _sentence_initial(self, text: str, start: int) -> bool:
+        k = start - 1
+        while k >= 0 and text[k] in " \t":
+            k -= 1
+        return k < 0 or text[k] in _SENTENCE_END
+
+    def _cued(self, text: str, start: int, end: int, rule: str) -> NameMatch:
+        bonus = self.scores["cue_bonus"] if self._cue_before(text, start) else 0.0
+        return NameMatch(start, end, min(self.scores["max"], self.scores[rule] + bonus), rule)
+
+    def _match(self, start: int, end: int, rule: str) -> NameMatch:
+        return NameMatch(start, end, self.scores[rule], rule)
+
+
+_TRIE_CHAR = {" ": r"[ \t]{1,2}", "'": "['’]"}
+
+
+def _trie(words: Iterable[str]) -> str:
+    """An alternation as a trie ("d(?:ear|r\\.)"): Python's re tries one branch per character
+    instead of every word at every position, which matters when hyperscan is not there."""
+    root: dict[str, dict] = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, dict]) -> str:
+        branches = [_TRIE_CHAR.get(ch, re.escape(ch)) + emit(sub) for ch, sub in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(root)
+
+
+def _ascii_only(regex: str) -> str:
+    """The same expression for hyperscan's view of the text, where non-ASCII characters are '?'."""
+    return "".join(ch if ord(ch) < 128 else "." for ch in regex)
+
+
+def _load_yaml(name: str) -> dict[str, Any]:
+    try:
+        text = resources.files("aimds.detect").joinpath("rules", name).read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, yaml.YAMLError) as exc:
+        raise RulePackError(f"cannot load rule pack {name}: {exc}") from None
+    if not isinstance(data, dict):
+        raise RulePackError(f"rule pack {name} must be a mapping")
+    return data
+
+
+@lru_cache(maxsize=1)
+def _load_lexicon() -> dict[str, Any]:
+    try:
+        text = resources.files("aimds.detect").joinpath("data", "names.json").read_text(encoding="utf-8")
+        return json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise RulePackError(f"cannot load name lexicon: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def default_recognizer() -> NameRecognizer:
+    """The shipped lexicons and rules, loaded once per process (detectors share it)."""
+    return NameRecognizer()
