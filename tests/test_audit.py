@@ -187,3 +187,16 @@ def test_key_file_created_once_private(tmp_path) -> None:
     key = load_or_create_key(tmp_path)
     assert len(key) == 32 and load_or_create_key(tmp_path) == key
     assert stat.S_IMODE((tmp_path / "audit.key").stat().st_mode) == 0o600
+
+
+def test_large_batches_chain_across_appends_and_equal_the_reference_hashes(log: AuditLog) -> None:
+    from aimds.audit import record_hash
+
+    first = log.append(entries(3))
+    second = log.append(entries(600))  # more records than one multi-row insert holds
+    assert first == [1, 2, 3] and second == list(range(4, 604))
+    records = list(log.records())
+    assert [r["seq"] for r in records] == list(range(1, 604))
+    assert all(r["hash"] == record_hash(r) and r["prev"] == p["hash"] for p, r in zip(records, records[1:]))
+    assert records[3]["verdict_id"] == "v0" and records[-1]["verdict_id"] == "v599"
+    assert log.verify().ok and log.verify().records == 603

@@ -48,13 +48,34 @@ def record_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(body)).hexdigest()
 
 
-def _link(prev: bytes | None, seq: int, payload: bytes) -> bytes:
-    """Seal one record onto the chain: number it, point it at its predecessor, hash it."""
-    record = orjson.loads(payload)
-    record["seq"] = seq
-    record["prev"] = orjson.loads(prev)["hash"] if prev else GENESIS
-    record["hash"] = record_hash(record)
-    return canonical(record)
+class _Linker:
+    """Seals records onto the chain: numbers each, points it at its predecessor, hashes it.
+
+    The store calls it with canonical bytes; it looks the entry up by those bytes' identity instead of
+    parsing them again, and remembers the hash of the record it sealed last, so within a batch no
+    record is parsed at all (a store that retries calls it again with the same objects).
+    """
+
+    def __init__(self, payloads: list[bytes], entries: list[dict[str, Any]]) -> None:
+        self._entries = {id(payload): entry for payload, entry in zip(payloads, entries)}
+        self._last: tuple[bytes, str] | None = None
+
+    def __call__(self, prev: bytes | None, seq: int, payload: bytes) -> bytes:
+        entry = self._entries.get(id(payload))
+        record = dict(entry) if entry is not None else orjson.loads(payload)
+        record["seq"] = seq
+        if prev is None:
+            record["prev"] = GENESIS
+        elif self._last is not None and prev is self._last[0]:
+            record["prev"] = self._last[1]
+        else:
+            record["prev"] = orjson.loads(prev)["hash"]
+        record.pop("hash", None)
+        digest = hashlib.sha256(canonical(record)).hexdigest()
+        record["hash"] = digest
+        sealed = canonical(record)
+        self._last = (sealed, digest)
+        return sealed
 
 
 def load_or_create_key(data_dir: str | os.PathLike[str]) -> bytes:
@@ -125,7 +146,8 @@ class AuditLog:
 
     def append(self, entries: list[dict[str, Any]]) -> list[int]:
         """Durably chain ``entries``; returns their sequence numbers once committed."""
-        return self.store.append_linked(self.stream, [canonical(e) for e in entries], _link)
+        payloads = [canonical(e) for e in entries]
+        return self.store.append_linked(self.stream, payloads, _Linker(payloads, entries))
 
     def records(self, after: int = 0, page: int = 1000) -> Iterator[dict[str, Any]]:
         while True:

@@ -27,7 +27,7 @@ class Metrics:
         self.actions = Counter("aimds_verdicts", "verdicts by action", ["action"], registry=r)
         self.blocks = Counter("aimds_blocks", "texts blocked", registry=r)
         self.detector_latency = Histogram(
-            "aimds_detector_latency_seconds", "per-detector time, when the guard reports it", ["detector"],
+            "aimds_detector_latency_seconds", "per-detector time, when the guard reports it (one verdict in 8)", ["detector"],
             buckets=_LATENCY_BUCKETS, registry=r,
         )
         self.rate_limited = Counter("aimds_rate_limited", "requests refused by a rate limit", ["scope"], registry=r)

@@ -44,6 +44,7 @@ ON CONFLICT (key) DO UPDATE SET
 RETURNING key, ok, tokens
 """
 _PURGE_EVERY = 10_000
+_INSERT_ROWS = 256  # 768 parameters, well below SQLite's limit (999 before 3.32)
 
 
 class SQLiteStore:
@@ -135,12 +136,17 @@ class SQLiteStore:
                 "SELECT seq, record FROM log WHERE stream = ? ORDER BY seq DESC LIMIT 1", (stream,)
             ).fetchone()
             seq, prev = (row[0], bytes(row[1])) if row else (0, None)
+            rows: list[object] = []
             seqs = []
             for payload in payloads:
                 seq += 1
                 prev = link(prev, seq, payload)
-                db.execute("INSERT INTO log VALUES (?, ?, ?)", (stream, seq, prev))
+                rows += (stream, seq, prev)
                 seqs.append(seq)
+            # One multi-row INSERT per slice: one statement step (and one GIL hand-over) for many records.
+            for start in range(0, len(rows), _INSERT_ROWS * 3):
+                part = rows[start:start + _INSERT_ROWS * 3]
+                db.execute("INSERT INTO log VALUES " + ", ".join(["(?, ?, ?)"] * (len(part) // 3)), part)
         return seqs
 
     def read(self, stream: str, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
