@@ -1,8 +1,9 @@
 """Person names without a model: runs of capitalised words checked against name lexicons.
 
 The offline NER models that find names (spaCy's, which Presidio uses) are not on PyPI, and nothing
-may be downloaded at run time. Names are instead recognised the way a reader skims for them: one
-linear regex finds runs of capitalised words, and set lookups decide. A known given name followed
+may be downloaded at run time. Names are instead recognised the way a reader skims for them: two
+bounded patterns (runs of capitalised words; one capitalised word after a cue or title), prefiltered
+by hyperscan like the other PII patterns, find candidates, and set lookups decide. A known given name followed
 by a known surname (or another capitalised word) is a name; a title ("Dr.", "Frau", "Mme") or a
 context cue ("my name is", "Dear", "Regards,") lets a single word count and raises confidence.
 Given names that are also ordinary words or places ("Will", "May", "Victoria") need a known surname,
@@ -17,10 +18,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from collections.abc import Iterable
 from typing import Any
 
 import yaml
@@ -40,6 +41,7 @@ _WORD = rf"[{_UPPER}](?<![{_LETTER}0-9'’-].)(?:['’][{_UPPER}])?[{_LOWER}][{_
 # Hyperscan sees non-ASCII characters as '?': its prefilter for a capitalised word.
 _HS_WORD = r"[A-Z?](?:['?][A-Z?])?[a-z?]"
 _CUE_SEPARATOR = r"[ \t]{0,2}[,:;!-]?[ \t]{0,2}(?:\r?\n[ \t]{0,2}){0,2}"
+_HOUSE_NUMBER = re.compile(r"(?<![\w.,-])\d{1,6}[A-Za-z]?[ \t]{1,2}\Z")
 _SENTENCE_END = frozenset(".!?\n\"'“”:;")
 _CUE_STRIP = " \t\r\n,:;-–—!"
 
@@ -86,14 +88,17 @@ class NameRecognizer:
             self._common = lower(lexicon["common"])
             self._ambiguous = lower(rules["ambiguous_given"]) | (self._given & self._common)
             self._given |= self._ambiguous & lower(rules["ambiguous_given"])
+            # The address detector's street suffixes (rules/pii.yaml), which are often surnames too.
+            self._street_suffixes = lower(_load_yaml("pii.yaml")["vocab"]["street_suffix"])
             self._places = frozenset(" ".join(str(p).lower().split()) for p in rules["place_names"])
             self._org_place = lower(rules["org_place"])
             self._never = lower(rules["never_name"])
             self._titles = lower(str(t).rstrip(".") for t in rules["titles"])
             particles = sorted(lower(rules["particles"]), key=len, reverse=True)
-            cues = {str(c).lower(): kind for kind in ("known", "intro") for c in rules["cues"][kind]}
+            cues = {str(c).lower(): kind for kind in ("weak", "known", "intro") for c in rules["cues"][kind]}
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise RulePackError(f"name rules are incomplete or malformed: {exc!r}") from None
+        self._lexicon_words = self._given | self._surnames | self._titles
         missing = set(RULE_DETAILS) - set(self.scores)
         if missing:
             raise RulePackError(f"name rules: no score for {sorted(missing)}")
@@ -142,20 +147,25 @@ class NameRecognizer:
             return None
         if cue == "title":  # "Mr. Fact" is not a name, "Mr. Young" is
             return self._match(start, end, "title") if key not in self._common or key in self._surnames else None
-        known = (self._is_given(key) or key in self._surnames) and key not in self._ambiguous
-        if known and key not in self._common:
+        if key in self._ambiguous or key in self._common:
+            return None
+        if self._is_given(key) or (cue != "weak" and key in self._surnames):
             return self._match(start, end, "cue_known")
-        if cue == "intro" and key not in self._common and key not in self._org_place:
+        if cue == "intro" and key not in self._org_place:
             return self._match(start, end, "cue_intro")
         return None
 
     def _in_run(self, text: str, run_start: int, run: str) -> list[NameMatch]:
+        parts = run.split()
+        keys = [part.replace("’", "'").lower() for part in parts]
+        if "-" not in run and self._lexicon_words.isdisjoint(keys):
+            return []  # headings, products, companies: no word a name could start from
         words: list[_Word] = []
         pos = 0
-        for part in run.split():
+        for part, key in zip(parts, keys):
             pos = run.find(part, pos)
             if part[0].isupper() and not (len(part) == 2 and part[1] == "."):  # not an initial or particle
-                words.append(_Word(run_start + pos, run_start + pos + len(part), part.replace("’", "'").lower()))
+                words.append(_Word(run_start + pos, run_start + pos + len(part), key))
             pos += len(part)
         out: list[NameMatch] = []
         i, n = 0, len(words)
@@ -177,9 +187,13 @@ class NameRecognizer:
             tail = words[i + 1:j]
             has_surname = any(w.key in self._surnames for w in tail)
             rule = None
-            if tail and self._is_given(key):
-                if key in self._ambiguous:
-                    rule = "ambiguous_given_surname" if has_surname else None
+            if (tail and tail[-1].key in self._street_suffixes
+                    and _HOUSE_NUMBER.search(text, max(0, words[i].start - 12), words[i].start)):
+                pass  # "874 Kristina Burgs": a street named after someone
+            elif tail and self._is_given(key):
+                if key in self._ambiguous:  # "Will Smith", not "Will Power"
+                    plain = any(w.key in self._surnames and w.key not in self._common for w in tail)
+                    rule = "ambiguous_given_surname" if plain else None
                 else:
                     rule = "given_surname" if has_surname else "given_capitalised"
             elif (tail and key not in self._common and tail[0].key in self._surnames
