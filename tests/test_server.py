@@ -406,3 +406,17 @@ def test_jwt_forged_or_unsigned(jwt_setup) -> None:
     hs = jwt.encode({"iss": "https://idp.example", "aud": "aimds", "sub": "eve", "exp": time.time() + 60,
                      "aimds_role": "admin"}, "guess" * 8, algorithm="HS256")
     assert client.get("/v1/audit", headers=auth(hs)).status_code == 401
+
+
+def test_batch_checked_in_slices_keeps_every_verdict_in_order(guard, tmp_path) -> None:
+    texts = [BENIGN, ATTACK, BENIGN, ATTACK, "x" * 300, BENIGN]
+    client, store = client_for(guard, SQLiteStore(tmp_path / "s.db"), tmp_path, inline_check_chars=len(ATTACK) + 5)
+    key = KeyRing(store).create("checker")[0]
+    with client:
+        r = client.post("/v1/check/batch", json={"texts": texts}, headers=auth(key))
+    assert r.status_code == 200
+    verdicts = r.json()["verdicts"]
+    expected = [guard.check(t).action.value for t in texts]
+    assert [v["action"] for v in verdicts] == expected and expected[1] == "block" and expected[0] == "allow"
+    assert len({v["id"] for v in verdicts}) == len(texts)
+    assert [v["audit_seq"] for v in verdicts] == sorted(v["audit_seq"] for v in verdicts)

@@ -59,9 +59,9 @@ async def check_batch(svc: Service, request: Request, principal: Principal | Non
         raise ApiError(413, "batch_too_large", f"{len(body.texts)} texts; the limit is {svc.settings.max_batch}")
     for text in body.texts:
         svc.check_text_size(text)
-    fn = partial(svc.guard.check_many, body.texts, role=body.role.value, session_id=body.session_id,
-                 agent_id=body.agent_id)
-    verdicts = [svc.observe(v) for v in await svc.run_guard(fn, sum(map(len, body.texts)), svc.blocking_checks)]
+    check_many = partial(svc.guard.check_many, role=body.role.value, session_id=body.session_id,
+                         agent_id=body.agent_id)
+    verdicts = [svc.observe(v) for v in await svc.run_guard_slices(check_many, body.texts, svc.blocking_checks)]
     headers = await svc.record(verdicts, body.texts, principal, svc.client_address(request), "check_batch")
     return json_response({"verdicts": verdicts}, headers=headers)
 

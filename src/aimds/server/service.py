@@ -278,6 +278,27 @@ class Service:
         self.metrics.check_latency.observe(time.perf_counter() - start)
         return result
 
+    async def run_guard_slices(self, check_many: Callable[[list[str]], list[Any]], texts: list[str],
+                               blocking_io: bool = False) -> list[Any]:
+        """A batch in slices of at most ``inline_check_chars`` characters, each inline (or, for one long
+        text, in a thread), yielding to the event loop in between. A whole batch in a thread made every
+        store call on the event loop wait for the GIL behind it, a switch interval (5 ms) at a time."""
+        limit, deadline = self.settings.inline_check_chars, time.monotonic() + self.settings.request_timeout_s
+        out: list[Any] = []
+        start = 0
+        while start < len(texts):
+            end, chars = start + 1, len(texts[start])
+            while end < len(texts) and chars + len(texts[end]) <= limit:
+                chars += len(texts[end])
+                end += 1
+            if out:
+                await asyncio.sleep(0)
+                if time.monotonic() > deadline:
+                    raise ApiError(503, "check_timeout", "the check did not finish in time", headers={"retry-after": "1"})
+            out += await self.run_guard(partial(check_many, texts[start:end]), chars, blocking_io)
+            start = end
+        return out
+
     def observe(self, verdict: Any) -> dict[str, Any]:
         m = self.metrics
         data = verdict.to_dict()

@@ -106,8 +106,10 @@ class SQLiteStore:
     def set_many(self, items: list[tuple[str, bytes]], ttl: float | None = None) -> None:
         """Many values in one transaction: one lock round instead of one per value."""
         expires = self._clock() + ttl if ttl else None
+        latest = {k: bytes(v) for k, v in items}  # one row per key in a statement: the last value wins
+        rows: list[object] = [x for k, v in latest.items() for x in (k, v, expires)]
         with self._tx(self._kv, self._kv_lock) as db:
-            db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", [(k, bytes(v), expires) for k, v in items])
+            _insert_rows(db, "INSERT OR REPLACE INTO kv VALUES ", rows)
             self._maybe_purge(db)
 
     def delete(self, key: str) -> bool:
@@ -143,10 +145,7 @@ class SQLiteStore:
                 prev = link(prev, seq, payload)
                 rows += (stream, seq, prev)
                 seqs.append(seq)
-            # One multi-row INSERT per slice: one statement step (and one GIL hand-over) for many records.
-            for start in range(0, len(rows), _INSERT_ROWS * 3):
-                part = rows[start:start + _INSERT_ROWS * 3]
-                db.execute("INSERT INTO log VALUES " + ", ".join(["(?, ?, ?)"] * (len(part) // 3)), part)
+            _insert_rows(db, "INSERT INTO log VALUES ", rows)
         return seqs
 
     def read(self, stream: str, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
@@ -213,3 +212,12 @@ class SQLiteStore:
         with self._kv_lock, self._log_lock:
             self._kv.close()
             self._log.close()
+
+
+def _insert_rows(db: sqlite3.Connection, insert: str, params: list[object]) -> None:
+    """Rows of three columns as few multi-row INSERTs. ``executemany`` releases and retakes the GIL for
+    every row, and each retake can wait a whole switch interval behind a thread that is checking text."""
+    step = _INSERT_ROWS * 3
+    for start in range(0, len(params), step):
+        part = params[start:start + step]
+        db.execute(insert + ", ".join(["(?, ?, ?)"] * (len(part) // 3)), part)
