@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -20,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aimds.cli._common import EXIT_ERROR, ConfigOption, cli_errors, err_console
-from aimds.errors import InvalidInput
+from aimds.train.corpus import read_rows as corpus_rows
 from aimds.train.metrics import recall_at_fpr, roc_auc
 
 MAX_ROWS_PER_FILE = 1_000_000
@@ -56,21 +57,7 @@ def _mean(values: np.ndarray) -> float | None:
 
 
 def read_rows(path: Path, limit: int | None) -> list[dict[str, Any]]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str) or row.get("label") not in (0, 1):
-                raise InvalidInput(f"{path}:{number}: each row needs a string 'text' and a 'label' of 0 or 1")
-            rows.append(row)
-            if len(rows) >= (limit or MAX_ROWS_PER_FILE):
-                break
-    return rows
+    return list(islice(corpus_rows(path), limit or MAX_ROWS_PER_FILE))
 
 
 def evaluate(guard: Any, files: list[Path], limit: int | None = None, role: str | None = None,

@@ -66,7 +66,8 @@ def normalise_for_dedup(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def _read_rows(path: Path) -> Iterator[dict]:
+def read_rows(path: Path) -> Iterator[dict]:
+    """Rows of a JSONL file in the training-folder shape; a malformed line raises InvalidInput."""
     with path.open(encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, 1):
             if not line.strip():
@@ -94,7 +95,7 @@ def load_dataset(data_dir: Path) -> list[Example]:
     conflicted: set[str] = set()
     for path in files:
         family = family_of(path)
-        for row in _read_rows(path):
+        for row in read_rows(path):
             text = row["text"]
             if not text.strip() or len(text) > MAX_ROW_CHARS:
                 continue
@@ -197,3 +198,11 @@ def template_holdout(examples: list[Example], held_types: Iterable[str]) -> tupl
     train = [ex for ex in examples if template_type(ex) not in held]
     test = [ex for ex in examples if template_type(ex) in held]
     return train, test
+
+
+def template_groups(examples: Iterable[Example], folds: int, seed: int) -> list[set[str]]:
+    """Generated benign template types dealt into ``folds`` groups, one held out with each LOSO fold,
+    so every generated document is scored by a model that never saw its format."""
+    types = sorted({t for ex in examples if (t := template_type(ex)) and ex.label == 0})
+    random.Random(seed).shuffle(types)
+    return [set(types[i::folds]) for i in range(folds)]

@@ -26,7 +26,7 @@ import numpy as np
 
 from aimds.detect.learned import ARTIFACT_NAME, FastModel, FastScorer, Featurizer, Hashed
 from aimds.train import metrics
-from aimds.train.corpus import Example, build_corpus, loso_splits, template_type
+from aimds.train.corpus import Example, build_corpus, loso_splits, template_groups, template_type
 
 Progress = Callable[[str, float], None]  # (stage description, fraction done in [0, 1])
 
@@ -210,11 +210,6 @@ def anchored_calibration(benign_groups: Sequence[np.ndarray], cfg: FastConfig) -
 # The whole procedure
 
 
-def _template_groups(examples: Sequence[Example], folds: int, seed: int) -> list[set[str]]:
-    types = sorted({t for ex in examples if (t := template_type(ex)) and ex.label == 0})
-    random.Random(seed).shuffle(types)
-    return [set(types[i::folds]) for i in range(folds)]
-
 
 @dataclass
 class OutOfFold:
@@ -252,7 +247,7 @@ def out_of_fold(data_dir: Path, seed: int = 0, cfg: FastConfig = FastConfig(),
     types = np.array([template_type(ex) or "" for ex in examples])
     hosts = np.array([t.removeprefix("indirect_") for t in types])  # injected documents' host format
     row_hosts = hosts[rows.example]
-    groups = _template_groups(examples, len(splits), seed)
+    groups = template_groups(examples, len(splits), seed)
     for k, ((held, _train, _test), group) in enumerate(zip(splits, groups)):
         report(f"LOSO: holding out {held}", k / (len(splits) + 1))
         held_types = list(group)

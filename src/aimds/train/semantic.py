@@ -21,7 +21,6 @@ point to 0.85 (block).
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -33,7 +32,7 @@ import numpy as np
 from aimds.detect.encoders.static import StaticEncoder
 from aimds.detect.semantic import HEAD_FILE, SemanticHead
 from aimds.train import metrics
-from aimds.train.corpus import Example, build_corpus, loso_splits, template_type
+from aimds.train.corpus import Example, build_corpus, loso_splits, template_groups, template_type
 from aimds.train.fast import anchored_calibration, threshold_for_mean_fpr
 
 Progress = Callable[[str, float], None]
@@ -179,11 +178,6 @@ def fit_mil(table: WindowTable, allowed: np.ndarray, mil_attacks: np.ndarray, cf
 # The whole procedure
 
 
-def _template_groups(examples: Sequence[Example], folds: int, seed: int) -> list[set[str]]:
-    types = sorted({t for ex in examples if (t := template_type(ex)) and ex.label == 0})
-    random.Random(seed).shuffle(types)
-    return [set(types[i::folds]) for i in range(folds)]
-
 
 def train_semantic(data_dir: Path, out_dir: Path, encoder_dir: Path, seed: int = 0,
                    progress: Progress | None = None, cfg: SemanticConfig = SemanticConfig(),
@@ -211,7 +205,7 @@ def train_semantic(data_dir: Path, out_dir: Path, encoder_dir: Path, seed: int =
 
     oof = np.full(len(examples), np.nan)
     splits = list(loso_splits(examples))
-    groups = _template_groups(examples, len(splits), seed)
+    groups = template_groups(examples, len(splits), seed)
     for k, ((held, _train, _test), group) in enumerate(zip(splits, groups)):
         report(f"LOSO: holding out {held}", 0.3 + 0.6 * k / len(splits))
         allowed = (family != held) & ~np.isin(hosts, list(group))
