@@ -364,3 +364,27 @@ def test_build_wraps_the_app_in_tracing_only_when_a_tracer_provider_is_set(tmp_p
     assert type(build()).__name__ == "Starlette"
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: sdk.TracerProvider())
     assert type(build()).__name__ == "OpenTelemetryMiddleware"
+
+
+def test_agent_policies_lists_come_from_server_settings(tmp_path) -> None:
+    policy = tmp_path / "ours.yaml"
+    policy.write_text(
+        "policies:\n"
+        "  - name: no-wire-transfers\n"
+        "    description: this deployment never lets an agent wire money\n"
+        "    severity: critical\n"
+        "    action: block\n"
+        "    formula: always not tool(\"wire_transfer\")\n"
+    )
+    store = MemoryStore()
+    app = create_app(ServerSettings(data_dir=tmp_path, access_log=False, agent_policies=(policy,)),
+                     guard=Guard(store=store), store=store)
+    key = KeyRing(store).create("checker")[0]
+    with TestClient(app) as client:
+        r = client.post("/v1/events", headers=auth(key),
+                        json=event("tool_call", tool="wire_transfer", arguments={"amount": 10}))
+        assert r.status_code == 200 and r.json()["action"] == "block"
+        assert "no-wire-transfers" in str(r.json()["violations"])
+        r = client.post("/v1/events", headers=auth(key),
+                        json=event("tool_call", tool="read_inbox", arguments={}, session_id="s9"))
+        assert r.json()["action"] == "allow"

@@ -82,8 +82,12 @@ class Service:
                 if self._agents is None:
                     from aimds.agents.defense import AgentDefense
 
-                    self._agents = AgentDefense(self.guard, store=self.store,
-                                                fail_closed=self.guard.settings.fail_closed)
+                    s = self.settings
+                    self._agents = AgentDefense(
+                        self.guard, store=self.store, fail_closed=self.guard.settings.fail_closed,
+                        policies=[str(p) for p in s.agent_policies] or None,
+                        lists=s.agent_lists, fallbacks=s.agent_fallbacks,
+                    )
         return self._agents
 
     # --- store access, honouring the failure mode ---------------------------------------------

@@ -55,6 +55,17 @@ class ServerSettings(BaseSettings):
     jwt_algorithms: tuple[str, ...] = ("RS256", "ES256")
     jwt_role_claim: str = "aimds_role"
 
+    # --- agents (POST /v1/events and the agent routes) ----------------------------------------
+    agent_policies: tuple[Path, ...] = Field(
+        (), description="policy YAML files or folders; empty means the shipped library"
+    )
+    agent_lists: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="named lists policies refer to, e.g. allowed_domains"
+    )
+    agent_fallbacks: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="tool -> fallback chain offered by reroute policies"
+    )
+
     access_log: bool = Field(True, description="one JSON log line per request")
     bench_noop: bool = Field(False, description="expose POST /v1/noop (auth and limits, no check) for benchmarks")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
