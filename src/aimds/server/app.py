@@ -158,7 +158,7 @@ async def metrics(svc: Service, request: Request, principal: Principal | None) -
 async def openapi(svc: Service, request: Request, principal: Principal | None) -> Response:
     from aimds.server.openapi import document
 
-    return json_response(document(svc.settings))
+    return json_response(document(svc.settings.max_batch))
 
 
 ROUTES: list[tuple[str, str, str, frozenset[ApiRole] | None, Handler]] = [

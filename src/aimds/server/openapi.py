@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from aimds.server import schemas
-from aimds.server.settings import ServerSettings
 
 _REF = "#/components/schemas/{model}"
 
@@ -61,7 +60,8 @@ def _path(name: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
-def document(settings: ServerSettings) -> dict[str, Any]:
+def document(max_batch: int) -> dict[str, Any]:
+    """The OpenAPI document; cached on the one setting it shows (settings hold unhashable maps)."""
     c: dict[str, Any] = {}
     ref = {m.__name__: _schema(m, c) for m in (
         schemas.CheckRequest, schemas.BatchRequest, schemas.FeedbackRequest, schemas.VerdictOut, schemas.BatchOut,
@@ -85,7 +85,7 @@ def document(settings: ServerSettings) -> dict[str, Any]:
     paths = {
         "/v1/check": {"post": _op("Check one text", _json(ref["VerdictOut"], "the verdict, recorded in the audit trail"),
                                   ref["CheckRequest"], True, body_errors | {"503": "check timed out or audit unavailable"})},
-        "/v1/check/batch": {"post": _op(f"Check up to {settings.max_batch} texts", _json(ref["BatchOut"]),
+        "/v1/check/batch": {"post": _op(f"Check up to {max_batch} texts", _json(ref["BatchOut"]),
                                         ref["BatchRequest"], True, body_errors)},
         "/v1/feedback": {
             "post": _op("Label a verdict or a text (stored durably for learning)", _json(ref["FeedbackOut"], "stored"),
