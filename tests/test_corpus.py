@@ -144,3 +144,19 @@ def test_metrics_match_brute_force() -> None:
     assert summary["n_attack"] + summary["n_benign"] == 300
     with pytest.raises(ValueError):
         metrics.roc_auc([1, 0], [0.5])
+
+
+def test_loso_summaries_per_family_and_benign_group() -> None:
+    import numpy as np
+
+    from aimds.train import metrics
+
+    examples = [Example("a", 1, "injection", "x", "fam1"), Example("b", 0, "benign", "x", "fam1"),
+                Example("c", 1, "indirect_injection", "x", "fam1", synthetic=True),
+                Example("d", 0, "benign", "x", "synthetic", synthetic=True)]
+    labels = np.array([1, 0, 1, 0])
+    prob = np.array([0.9, 0.7, 0.2, 0.1])
+    scored = np.ones(4, dtype=bool)
+    fam1 = metrics.loso_by_family(examples, labels, prob, scored, 0.6)["fam1"]
+    assert (fam1["catch_rate"], fam1["fpr"], fam1["indirect_catch_rate"], fam1["n_indirect"]) == (1.0, 1.0, 0.0, 1)
+    assert metrics.benign_group_fpr(examples, labels, prob, scored, 0.6) == {"fam1": 1.0, "generated": 0.0}

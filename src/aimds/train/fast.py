@@ -306,18 +306,8 @@ def train_fast(data_dir: Path, out_dir: Path, seed: int = 0, progress: Progress 
 
 def _metrics(examples, labels, prob, scored, groups, cfg: FastConfig, final: FastModel) -> dict:
     thr = final.review
-    per_family: dict[str, dict] = {}
-    fam = np.array([ex.family for ex in examples])
     synthetic = np.array([ex.synthetic for ex in examples])
-    for name in sorted(set(fam) - {"synthetic"}):
-        m = (fam == name) & scored
-        real = m & ~synthetic
-        derived = m & synthetic
-        entry = metrics.summary(labels[real], prob[real], thr)
-        if derived.any():
-            entry["indirect_catch_rate"] = metrics.catch_rate(labels[derived], prob[derived], thr)
-            entry["n_indirect"] = int(derived.sum())
-        per_family[name] = entry
+    per_family = metrics.loso_by_family(examples, labels, prob, scored, thr)
     catch = [v["catch_rate"] for v in per_family.values() if v["n_attack"]]
     fprs = [v["fpr"] for v in per_family.values() if v["n_benign"]]
     indirect = [v["indirect_catch_rate"] for v in per_family.values() if "indirect_catch_rate" in v]
@@ -330,9 +320,7 @@ def _metrics(examples, labels, prob, scored, groups, cfg: FastConfig, final: Fas
                     for t, v in sorted(by_type.items())}
     benign = scored & (labels == 0)
     wide_fpr = float(np.mean(prob[benign] >= thr))
-    groups_fpr = {f: float(np.mean(prob[benign & (fam == f) & ~synthetic] >= thr))
-                  for f in sorted(set(fam[benign & ~synthetic]))}
-    groups_fpr["generated"] = float(np.mean(prob[benign & synthetic] >= thr))
+    groups_fpr = metrics.benign_group_fpr(examples, labels, prob, scored, thr)
     synth_benign = benign & synthetic
     return {
         "thresholds": {"review": final.review, "block": final.block,

@@ -77,3 +77,33 @@ def summary(labels: Sequence[int], scores: Sequence[float], threshold: float) ->
         "auc": roc_auc(y, s),
         "recall_at_1pct_fpr": recall_at_fpr(y, s, 0.01),
     }
+
+
+def loso_by_family(examples, labels: np.ndarray, prob: np.ndarray, scored: np.ndarray,
+                   threshold: float) -> dict[str, dict]:
+    """Per public family: the `summary` of its own rows, plus the catch rate of the generated
+    indirect injections built from its attacks (scored out of fold, so each family was held out)."""
+    fam = np.array([ex.family for ex in examples])
+    synthetic = np.array([ex.synthetic for ex in examples])
+    per_family: dict[str, dict] = {}
+    for name in sorted(set(fam) - {"synthetic"}):
+        m = (fam == name) & scored
+        real, derived = m & ~synthetic, m & synthetic
+        entry = summary(labels[real], prob[real], threshold)
+        if derived.any():
+            entry["indirect_catch_rate"] = catch_rate(labels[derived], prob[derived], threshold)
+            entry["n_indirect"] = int(derived.sum())
+        per_family[name] = entry
+    return per_family
+
+
+def benign_group_fpr(examples, labels: np.ndarray, prob: np.ndarray, scored: np.ndarray,
+                     threshold: float) -> dict[str, float]:
+    """FPR per public benign source, and over all generated benign text."""
+    fam = np.array([ex.family for ex in examples])
+    synthetic = np.array([ex.synthetic for ex in examples])
+    benign = scored & (labels == 0)
+    groups = {f: float(np.mean(prob[benign & (fam == f) & ~synthetic] >= threshold))
+              for f in sorted(set(fam[benign & ~synthetic]))}
+    groups["generated"] = float(np.mean(prob[benign & synthetic] >= threshold))
+    return groups

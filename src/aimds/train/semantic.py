@@ -258,17 +258,7 @@ def _copy_encoder(encoder_dir: Path, out_dir: Path) -> None:
 def _metrics(examples: Sequence[Example], labels: np.ndarray, prob: np.ndarray, scored: np.ndarray,
              head: SemanticHead) -> dict:
     thr = head.review
-    fam = np.array([ex.family for ex in examples])
-    synthetic = np.array([ex.synthetic for ex in examples])
-    per_family: dict[str, dict] = {}
-    for name in sorted(set(fam) - {"synthetic"}):
-        m = (fam == name) & scored
-        real, derived = m & ~synthetic, m & synthetic
-        entry = metrics.summary(labels[real], prob[real], thr)
-        if derived.any():
-            entry["indirect_catch_rate"] = metrics.catch_rate(labels[derived], prob[derived], thr)
-            entry["n_indirect"] = int(derived.sum())
-        per_family[name] = entry
+    per_family = metrics.loso_by_family(examples, labels, prob, scored, thr)
     catch = [v["catch_rate"] for v in per_family.values() if v["n_attack"]]
     fprs = [v["fpr"] for v in per_family.values() if v["n_benign"]]
     indirect = [v["indirect_catch_rate"] for v in per_family.values() if "indirect_catch_rate" in v]
@@ -278,9 +268,7 @@ def _metrics(examples: Sequence[Example], labels: np.ndarray, prob: np.ndarray, 
         t = template_type(ex)
         if t and ex.label == 0 and scored[i]:
             by_type[t].append(prob[i])
-    groups_fpr = {f: float(np.mean(prob[benign & (fam == f) & ~synthetic] >= thr))
-                  for f in sorted(set(fam[benign & ~synthetic]))}
-    groups_fpr["generated"] = float(np.mean(prob[benign & synthetic] >= thr))
+    groups_fpr = metrics.benign_group_fpr(examples, labels, prob, scored, thr)
     return {
         "thresholds": {"review": head.review, "block": head.block,
                        "meaning": "review = 1% and block = 0.2% mean FPR over benign groups (each public "
