@@ -144,10 +144,13 @@ class AuditLog:
         self.store = store
         self.stream = stream
 
-    def append(self, entries: list[dict[str, Any]]) -> list[int]:
-        """Durably chain ``entries``; returns their sequence numbers once committed."""
+    def append(self, entries: list[dict[str, Any]], wait: bool = True) -> list[int]:
+        """Durably chain ``entries``; returns their sequence numbers once committed. With ``wait``
+        false (local stores only), a write lock held elsewhere raises `StoreBusy` instead of waiting."""
         payloads = [canonical(e) for e in entries]
-        return self.store.append_linked(self.stream, payloads, _Linker(payloads, entries))
+        if wait:
+            return self.store.append_linked(self.stream, payloads, _Linker(payloads, entries))
+        return self.store.append_linked(self.stream, payloads, _Linker(payloads, entries), wait=False)
 
     def records(self, after: int = 0, page: int = 1000) -> Iterator[dict[str, Any]]:
         while True:

@@ -145,7 +145,7 @@ async def readyz(svc: Service, request: Request, principal: Principal | None) ->
     svc._store_down_logged = not store_ok
     ready = store_ok or svc.fail_open
     checks = {"store": "ok" if store_ok else "unavailable", "store_failure_mode": svc.settings.store_failure,
-              "audit_writer": "ok" if svc.writer.running else "stopped"}
+              "audit_writer": "ok" if svc.committer.running else "stopped"}
     ready = ready and checks["audit_writer"] == "ok"
     status = "ready" if store_ok and ready else ("degraded" if ready else "unavailable")
     return json_response({"status": status, "checks": checks}, status=200 if ready else 503)

@@ -3,10 +3,9 @@
 `Service.endpoint` wraps each handler in the per-request pipeline: request id, authentication, both
 rate limits (client address and key) in one store call, role check, the handler, then metrics and one
 JSON log line. No Starlette middleware (it costs a task per request); errors become `ApiError`
-responses. A decision is answered only after its audit record is durably committed by the group-commit
-writer thread (one fsync for many concurrent requests; with Redis the writer stores the verdicts too),
-unless the store failure mode is "open" and the store is down, which the response header
-``x-aimds-audit: failed`` says. With the in-memory store, records are appended on the event loop.
+responses. A decision is answered only after its audit record is durably committed (group commit, see
+`aimds.server.commit`), unless the store failure mode is "open" and the store is down, which the
+response header ``x-aimds-audit: failed`` says.
 """
 
 from __future__ import annotations
@@ -27,9 +26,10 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from aimds.audit import AuditLog, AuditWriter, Done, KvBuilder, decision_entry
+from aimds.audit import AuditLog, KvBuilder, decision_entry
 from aimds.auth import ApiRole, Authenticator, AuthError, Forbidden, JwtVerifier, KeyRing, Principal, require
 from aimds.errors import AimdsError, InputTooLarge, InvalidInput
+from aimds.server.commit import committer_for
 from aimds.server.errors import ApiError
 from aimds.server.http import Handler, request_id_of, within
 from aimds.server.logs import request_id
@@ -50,7 +50,8 @@ class Service:
         self.settings, self.guard, self.store = settings, guard, store
         self.metrics = Metrics()
         self.audit = AuditLog(store)
-        self.writer = AuditWriter(self.audit, kv_store=store, kv_ttl=settings.verdict_ttl_s)
+        self.remote_store = bool(getattr(store, "blocking_io", False))
+        self.committer = committer_for(self.audit, store, settings.verdict_ttl_s, self.remote_store)
         self.audit_key = audit_key
         self.keys = KeyRing(store)
         jwt = None
@@ -59,14 +60,11 @@ class Service:
                               settings.jwt_algorithms, settings.jwt_role_claim)
         self.authenticate = Authenticator(self.keys, jwt)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="aimds-io")
-        self.remote_store = bool(getattr(store, "blocking_io", False))
-        self._inline_writes = bool(getattr(store, "inline_writes", False))
         # Anonymizing redaction reads and writes the vault in the store while checking.
         self.blocking_checks = self.remote_store and getattr(guard.settings, "redact_mode", "") == "anonymize"
         self._store_down_logged = False
         self._observed = 0
         self._recent: dict[bytes, Principal] = {}
-        self._waker: _LoopWaker | None = None
         self._agents: Any = None
         self._agents_lock = threading.Lock()
 
@@ -330,26 +328,9 @@ class Service:
         self.metrics.labelled(self.metrics.admin_actions, entry["event"]).inc()
         return await self.commit([entry], None, 1)
 
-    async def commit(self, entries: list[dict[str, Any]], kv: Callable[[list[int]], list[tuple[str, bytes]]] | None,
-                     count: int) -> dict[str, str]:
+    async def commit(self, entries: list[dict[str, Any]], kv: KvBuilder | None, count: int) -> dict[str, str]:
         try:
-            if self._inline_writes:
-                seqs = self.audit.append(entries)
-                values = kv(seqs) if kv is not None else []
-                if values:
-                    self.store.set_many(values, self.settings.verdict_ttl_s)
-            else:
-                # A remote store takes the verdicts in the writer thread too. A local one takes them here:
-                # a writer thread holding the local store's lock would stall the event loop far longer
-                # (on a busy host, every wait for a lock or the GIL costs a trip through the scheduler)
-                # than this write costs (no fsync).
-                # The waker stores the values of every request in one commit batch in one transaction.
-                remote = self.remote_store
-                loop = asyncio.get_running_loop()
-                future: asyncio.Future[list[int]] = loop.create_future()
-                resolve = self._waker_for(loop).resolver(future, None if remote else kv)
-                self.writer.submit_many(entries, resolve, kv if remote else None)
-                await within(future, self.settings.request_timeout_s)
+            await within(self.committer.submit(entries, kv), self.settings.request_timeout_s)
         except (StoreUnavailable, asyncio.TimeoutError, OSError) as exc:
             self.metrics.audit_failures.inc(count)
             self.store_failed("audit", exc)
@@ -359,58 +340,12 @@ class Service:
             return {"x-aimds-audit": "failed"}
         return {}
 
-    def _waker_for(self, loop: asyncio.AbstractEventLoop) -> _LoopWaker:
-        waker = self._waker
-        if waker is None or waker.loop is not loop:
-            waker = self._waker = _LoopWaker(loop, self.store, self.settings.verdict_ttl_s)
-        return waker
-
     def start(self) -> None:
-        self.writer.start()
+        self.committer.start()
 
     def stop(self) -> None:
-        """Flush the audit queue. The store stays open: the app may be started again (tests, reloads)."""
-        self.writer.close()
-
-
-class _LoopWaker:
-    """Resolves asyncio futures from the writer thread with one event-loop wake-up per commit batch,
-    not one per request; the values those requests keep (their verdicts) go to the local store in
-    one transaction for the whole batch, before any of them is answered."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, store: Any, ttl: float | None) -> None:
-        self.loop, self.store, self.ttl = loop, store, ttl
-        self._ready: list[tuple[asyncio.Future[list[int]], KvBuilder | None, list[int] | None,
-                                BaseException | None]] = []
-        self._lock = threading.Lock()
-
-    def resolver(self, future: asyncio.Future[list[int]], kv: KvBuilder | None = None) -> Done:
-        def done(seqs: list[int] | None, error: BaseException | None) -> None:
-            with self._lock:
-                self._ready.append((future, kv, seqs, error))
-                first = len(self._ready) == 1
-            if first:
-                self.loop.call_soon_threadsafe(self._drain)
-
-        return done
-
-    def _drain(self) -> None:
-        with self._lock:
-            ready, self._ready = self._ready, []
-        ready = [item for item in ready if not item[0].done()]  # a request may have timed out meanwhile
-        values = [value for _, kv, seqs, error in ready if kv is not None and error is None
-                  for value in kv(seqs or [])]
-        failed: BaseException | None = None
-        if values:
-            try:
-                self.store.set_many(values, self.ttl)
-            except Exception as exc:  # noqa: BLE001 - every request of the batch must learn the write failed
-                failed = exc
-        for future, _, seqs, error in ready:
-            if error is not None or failed is not None:
-                future.set_exception(error or failed)  # type: ignore[arg-type]
-            else:
-                future.set_result(seqs or [])
+        """Store what is queued. The store stays open: the app may be started again (tests, reloads)."""
+        self.committer.stop()
 
 
 def validate(model: type[BaseModel], body: bytes | str) -> Any:

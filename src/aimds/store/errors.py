@@ -9,3 +9,10 @@ class StoreUnavailable(AimdsError):
     """The backing store cannot be reached or refused the operation; nothing was written."""
 
     code = "store_unavailable"
+
+
+class StoreBusy(StoreUnavailable):
+    """Another process holds the write lock right now; nothing was written. Asked for by callers that
+    must not wait (the server's event loop), which retry a moment later."""
+
+    code = "store_busy"

@@ -12,8 +12,6 @@ Link = Callable[[bytes | None, int, bytes], bytes]
 
 
 class MemoryStore:
-    inline_writes = True  # no I/O: the server writes to it on the event loop instead of a writer thread
-
     def __init__(self, clock: Callable[[], float] = time.monotonic, max_buckets: int = 100_000) -> None:
         self._clock = clock
         self._lock = threading.Lock()
@@ -68,8 +66,9 @@ class MemoryStore:
             log.append(bytes(record))
             return len(log)
 
-    def append_linked(self, stream: str, payloads: list[bytes], link: Link) -> list[int]:
-        """Append records each built from its predecessor, atomically (used for hash chains)."""
+    def append_linked(self, stream: str, payloads: list[bytes], link: Link, wait: bool = True) -> list[int]:
+        """Append records each built from its predecessor, atomically (used for hash chains). Never
+        busy (one process), so ``wait`` changes nothing."""
         with self._lock:
             log = self._logs.setdefault(stream, [])
             seqs = []

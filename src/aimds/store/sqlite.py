@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from aimds.store.errors import StoreUnavailable
+from aimds.store.errors import StoreBusy, StoreUnavailable
 
 Link = Callable[[bytes | None, int, bytes], bytes]
 
@@ -58,18 +58,22 @@ class SQLiteStore:
             self._kv.executescript(_KV_SCHEMA)
             self._log = self._connect(self.path, "FULL")
             self._log.executescript(_LOG_SCHEMA)
+            # Appends from an event loop must never sleep in SQLite's busy handler: on this connection a
+            # held write lock is an immediate StoreBusy, and the caller retries.
+            self._log_nowait = self._connect(self.path, "FULL", busy_ms=0)
         except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path.name}: {exc}") from exc
         self._kv_lock = threading.Lock()
         self._log_lock = threading.Lock()
+        self._nowait_lock = threading.Lock()
         self._writes = 0
 
     @staticmethod
-    def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
-        conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+    def _connect(path: Path, synchronous: str, busy_ms: int = 10_000) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute(f"PRAGMA busy_timeout={busy_ms}")
         return conn
 
     @contextmanager
@@ -131,21 +135,45 @@ class SQLiteStore:
     def append(self, stream: str, record: bytes) -> int:
         return self.append_linked(stream, [record], lambda _prev, _seq, payload: payload)[0]
 
-    def append_linked(self, stream: str, payloads: list[bytes], link: Link) -> list[int]:
-        """Append records each built from its predecessor, in one durable transaction."""
-        with self._tx(self._log, self._log_lock) as db:
-            row = db.execute(
-                "SELECT seq, record FROM log WHERE stream = ? ORDER BY seq DESC LIMIT 1", (stream,)
-            ).fetchone()
-            seq, prev = (row[0], bytes(row[1])) if row else (0, None)
-            rows: list[object] = []
-            seqs = []
-            for payload in payloads:
-                seq += 1
-                prev = link(prev, seq, payload)
-                rows += (stream, seq, prev)
-                seqs.append(seq)
-            _insert_rows(db, "INSERT INTO log VALUES ", rows)
+    def append_linked(self, stream: str, payloads: list[bytes], link: Link, wait: bool = True) -> list[int]:
+        """Append records each built from its predecessor, in one durable transaction. With ``wait``
+        false, raise `StoreBusy` at once instead of waiting for another writer's lock."""
+        if wait:
+            with self._tx(self._log, self._log_lock) as db:
+                return self._append(db, stream, payloads, link)
+        if not self._nowait_lock.acquire(blocking=False):
+            raise StoreBusy("the audit log is being written by another thread")
+        try:
+            try:
+                self._log_nowait.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise StoreBusy("the audit log is being written by another process") from exc
+                raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+            try:
+                seqs = self._append(self._log_nowait, stream, payloads, link)
+            except BaseException:
+                self._log_nowait.execute("ROLLBACK")
+                raise
+            self._log_nowait.execute("COMMIT")
+            return seqs
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+        finally:
+            self._nowait_lock.release()
+
+    @staticmethod
+    def _append(db: sqlite3.Connection, stream: str, payloads: list[bytes], link: Link) -> list[int]:
+        row = db.execute("SELECT seq, record FROM log WHERE stream = ? ORDER BY seq DESC LIMIT 1", (stream,)).fetchone()
+        seq, prev = (row[0], bytes(row[1])) if row else (0, None)
+        rows: list[object] = []
+        seqs = []
+        for payload in payloads:
+            seq += 1
+            prev = link(prev, seq, payload)
+            rows += (stream, seq, prev)
+            seqs.append(seq)
+        _insert_rows(db, "INSERT INTO log VALUES ", rows)
         return seqs
 
     def read(self, stream: str, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
@@ -209,9 +237,10 @@ class SQLiteStore:
             return False
 
     def close(self) -> None:
-        with self._kv_lock, self._log_lock:
+        with self._kv_lock, self._log_lock, self._nowait_lock:
             self._kv.close()
             self._log.close()
+            self._log_nowait.close()
 
 
 def _insert_rows(db: sqlite3.Connection, insert: str, params: list[object]) -> None:

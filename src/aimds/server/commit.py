@@ -1,0 +1,168 @@
+"""Group commit of audit records (and the verdicts kept with them) for the server's requests.
+
+A decision is answered only after its audit record is durably committed. Committing each request's
+record alone would cost an fsync per request, so records of concurrent requests share one commit.
+
+- `LoopCommitter`, for stores on this host (SQLite, memory): the records of every request handled in
+  one event-loop pass are appended in one transaction, on the loop itself. A writer thread used to do
+  this, and each of its hand-offs (queue, SQLite calls releasing the GIL, the wake-up back on the loop)
+  could wait a whole GIL switch interval behind a request being checked: two thirds of a check
+  request's time went there. When another worker process holds the log's write lock, the loop does
+  not wait for it: it retries a moment later, and records arriving meanwhile join the next attempt.
+- `ThreadCommitter`, for a remote store (Redis): network round trips stay off the loop, in the
+  `AuditWriter` thread, which also stores the verdicts; one loop wake-up resolves a whole commit batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Protocol
+
+from aimds.audit import AuditLog, AuditWriter, Done, KvBuilder
+from aimds.store.errors import StoreBusy
+
+Pending = tuple[list[dict[str, Any]], KvBuilder | None, "asyncio.Future[list[int]]"]
+# Retry delays while another process holds the log's write lock: short at first (it commits in a
+# fraction of a millisecond), doubling to a cap so a long holder does not make the loop spin.
+FIRST_RETRY_S, MAX_RETRY_S = 0.0002, 0.005
+
+
+class Committer(Protocol):
+    running: bool
+
+    def submit(self, entries: list[dict[str, Any]], kv: KvBuilder | None) -> asyncio.Future[list[int]]:
+        """Queue records; the future gets their sequence numbers once they (and ``kv(seqs)``) are stored."""
+        ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None:
+        """Store what is queued, then stop."""
+        ...
+
+
+def committer_for(audit: AuditLog, store: Any, ttl: float | None, remote: bool) -> Committer:
+    return ThreadCommitter(audit, store, ttl) if remote else LoopCommitter(audit, store, ttl)
+
+
+class LoopCommitter:
+    def __init__(self, audit: AuditLog, store: Any, ttl: float | None) -> None:
+        self.audit, self.store, self.ttl = audit, store, ttl
+        self.running = False
+        self._pending: list[Pending] = []
+        self._scheduled: asyncio.Handle | asyncio.TimerHandle | None = None
+        self._retry_s = FIRST_RETRY_S
+
+    def start(self) -> None:
+        self.running = True
+
+    def stop(self) -> None:
+        self.running = False
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+        if self._pending:
+            self._flush(wait=True)
+
+    def submit(self, entries: list[dict[str, Any]], kv: KvBuilder | None) -> asyncio.Future[list[int]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[int]] = loop.create_future()
+        self._pending.append((entries, kv, future))
+        if self._scheduled is None:
+            self._scheduled = loop.call_soon(self._flush)
+        return future
+
+    def _flush(self, wait: bool = False) -> None:
+        self._scheduled = None
+        # A request that timed out meanwhile was answered with an error: its record is not written.
+        batch = [item for item in self._pending if not item[2].done()]
+        if not batch:
+            self._pending = []
+            return
+        try:
+            seqs = self.audit.append([entry for entries, _, _ in batch for entry in entries], wait=wait)
+        except StoreBusy:
+            self._pending = batch
+            self._scheduled = asyncio.get_running_loop().call_later(self._retry_s, self._flush)
+            self._retry_s = min(self._retry_s * 2, MAX_RETRY_S)
+            return
+        except Exception as exc:  # noqa: BLE001 - every waiting request must learn the write failed
+            self._pending = []
+            _fail(batch, exc)
+            return
+        self._pending, self._retry_s = [], FIRST_RETRY_S
+        owned, start = [], 0
+        for entries, _, _ in batch:
+            owned.append(seqs[start:start + len(entries)])
+            start += len(entries)
+        values = [value for (_, kv, _), own in zip(batch, owned) if kv is not None for value in kv(own)]
+        if values:
+            try:
+                self.store.set_many(values, self.ttl)
+            except Exception as exc:  # noqa: BLE001
+                _fail(batch, exc)
+                return
+        for (_, _, future), own in zip(batch, owned):
+            future.set_result(own)
+
+
+def _fail(batch: list[Pending], exc: BaseException) -> None:
+    for _, _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
+
+
+class ThreadCommitter:
+    def __init__(self, audit: AuditLog, store: Any, ttl: float | None) -> None:
+        self.writer = AuditWriter(audit, kv_store=store, kv_ttl=ttl)
+        self._waker: _LoopWaker | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.writer.running
+
+    def start(self) -> None:
+        self.writer.start()
+
+    def stop(self) -> None:
+        self.writer.close()
+
+    def submit(self, entries: list[dict[str, Any]], kv: KvBuilder | None) -> asyncio.Future[list[int]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[int]] = loop.create_future()
+        waker = self._waker
+        if waker is None or waker.loop is not loop:
+            waker = self._waker = _LoopWaker(loop)
+        self.writer.submit_many(entries, waker.resolver(future), kv)
+        return future
+
+
+class _LoopWaker:
+    """Resolves asyncio futures from the writer thread with one event-loop wake-up per commit batch,
+    not one per request."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._ready: list[tuple[asyncio.Future[list[int]], list[int] | None, BaseException | None]] = []
+        self._lock = threading.Lock()
+
+    def resolver(self, future: asyncio.Future[list[int]]) -> Done:
+        def done(seqs: list[int] | None, error: BaseException | None) -> None:
+            with self._lock:
+                self._ready.append((future, seqs, error))
+                first = len(self._ready) == 1
+            if first:
+                self.loop.call_soon_threadsafe(self._drain)
+
+        return done
+
+    def _drain(self) -> None:
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for future, seqs, error in ready:
+            if future.done():  # the request timed out meanwhile
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(seqs or [])

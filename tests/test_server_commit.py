@@ -1,0 +1,102 @@
+"""Group commit of audit records on the event loop (local stores) and through the writer thread (remote)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from aimds.audit import AuditLog
+from aimds.server.commit import LoopCommitter, ThreadCommitter
+from aimds.store.errors import StoreBusy, StoreUnavailable
+from aimds.store.memory import MemoryStore
+from aimds.store.sqlite import SQLiteStore
+
+
+def entry(i: int) -> dict[str, object]:
+    return {"event": "check", "ts": float(i), "actor": "k1", "action": "allow"}
+
+
+def test_sqlite_nowait_append_reports_a_held_lock_as_busy(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StoreBusy):
+        AuditLog(store).append([entry(1)], wait=False)
+    other.execute("COMMIT")
+    assert AuditLog(store).append([entry(1)], wait=False) == [1]
+
+
+def test_loop_commit_groups_requests_and_waits_out_another_writer(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    log = AuditLog(store)
+    committer = LoopCommitter(log, store, ttl=60)
+    committer.start()
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+
+    async def scenario() -> list[list[int]]:
+        other.execute("BEGIN IMMEDIATE")  # another worker process is writing
+        futures = [committer.submit([entry(i)], lambda seqs, i=i: [(f"verdict:{i}", str(seqs).encode())])
+                   for i in range(5)]
+        await asyncio.sleep(0.05)
+        assert not any(f.done() for f in futures)  # nothing is acknowledged before it is durable
+        other.execute("COMMIT")
+        return await asyncio.wait_for(asyncio.gather(*futures), 5)
+
+    seqs = asyncio.run(scenario())
+    assert seqs == [[1], [2], [3], [4], [5]]
+    assert store.get("verdict:3") == b"[4]"
+    assert log.verify().ok and log.verify().records == 5
+    committer.stop()
+
+
+def test_loop_commit_skips_requests_that_gave_up_and_reports_failures() -> None:
+    store = MemoryStore()
+    log = AuditLog(store)
+    committer = LoopCommitter(log, store, ttl=None)
+
+    async def gave_up() -> list[int]:
+        dropped = committer.submit([entry(0)], None)
+        dropped.cancel()  # its request timed out and was answered with an error
+        return await committer.submit([entry(1)], None)
+
+    assert asyncio.run(gave_up()) == [1]
+    assert [r["ts"] for r in log.records()] == [1.0]
+
+    class Down(MemoryStore):
+        def append_linked(self, *args: object, **kwargs: object) -> list[int]:
+            raise StoreUnavailable("down")
+
+    broken = LoopCommitter(AuditLog(Down()), Down(), ttl=None)
+
+    async def fails() -> list[BaseException | list[int]]:
+        return await asyncio.gather(broken.submit([entry(1)], None), broken.submit([entry(2)], None),
+                                    return_exceptions=True)
+
+    assert all(isinstance(r, StoreUnavailable) for r in asyncio.run(fails()))
+
+
+def test_stop_writes_what_is_queued(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    log = AuditLog(store)
+    committer = LoopCommitter(log, store, ttl=None)
+
+    async def queue_then_stop() -> None:
+        committer.submit([entry(1), entry(2)], None)
+        committer.stop()  # before the loop got to the scheduled flush
+
+    asyncio.run(queue_then_stop())
+    assert log.verify().records == 2
+
+
+def test_thread_commit_resolves_on_the_loop() -> None:
+    store = MemoryStore()
+    committer = ThreadCommitter(AuditLog(store), store, ttl=None)
+
+    async def run() -> list[list[int]]:
+        return await asyncio.wait_for(asyncio.gather(*(committer.submit([entry(i)], None) for i in range(3))), 5)
+
+    assert sorted(asyncio.run(run())) == [[1], [2], [3]]
+    committer.stop()
