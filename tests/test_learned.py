@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aimds.config import Settings
 from aimds.detect.base import Detector
@@ -169,3 +171,15 @@ def test_train_cli_rejects_missing_data(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(app, ["train", "fast", "--data", str(tmp_path / "nope"), "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and "not found" in result.output
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab Σσς İ ß\u00df ﬁ 0 9\t\n😀汉.ignore"), max_size=400), max_size=12))
+def test_score_many_matches_score_on_any_texts(texts: list[str]) -> None:
+    scorer = FastScorer(load_shipped())
+    assert scorer.score_many(texts, 0.15) == [scorer.score(t, 0.15) for t in texts]
+
+
+def test_scan_many_matches_scan(detector: LearnedDetector) -> None:
+    prepared = [_prepared(t) for t in FRESH_BENIGN + [PAYLOAD, "", "  "]]
+    assert detector.scan_many(prepared) == [detector.scan(p) for p in prepared]

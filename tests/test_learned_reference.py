@@ -112,3 +112,10 @@ if __name__ == "__main__":
     reference_scorer = FastScorer(load_shipped())
     for text in TEXTS:
         print(f"    {_outputs(reference_scorer, text)!r},")
+
+
+def test_score_many_is_score_bit_for_bit(scorer: FastScorer) -> None:
+    """Joined scoring (one pass over many texts) must not move any score, span or head output."""
+    texts = TEXTS + [t[:190] for t in TEXTS] + [t + " " + u for t, u in zip(TEXTS, reversed(TEXTS))]
+    for floor in (0.0, 0.15, 2.0):
+        assert scorer.score_many(texts, floor) == [scorer.score(t, floor) for t in texts]

@@ -108,23 +108,21 @@ class Guard:
         key = self._cache_key(text, role) if self._cache.enabled else b""
         cached = self._cache.get(key) if key else None
         if cached is not None:
-            verdict = replace(
-                cached,
-                id=_new_id(),
-                created_at=time.time(),
-                latency_ms=(time.perf_counter() - started) * 1000,
-                session_id=session_id,
-                agent_id=agent_id,
-                cached=True,
-            )
+            verdict = _reused(cached, started, session_id, agent_id)
         else:
             verdict = self._evaluate(text, role, dict(context or {}), started, session_id, agent_id)
-            if key and not (verdict.action is Action.SANITIZE and self.redactor.vault is not None):
-                self._cache.put(key, verdict)  # anonymized text is per session: never reuse it
+            self._remember(key, verdict)
+        self._done(verdict, wall_start)
+        return verdict
+
+    def _remember(self, key: bytes, verdict: Verdict) -> None:
+        if key and not (verdict.action is Action.SANITIZE and self.redactor.vault is not None):
+            self._cache.put(key, verdict)  # anonymized text is per session: never reuse it
+
+    def _done(self, verdict: Verdict, wall_start: int) -> None:
         if self._tracer is not None:
             self._trace(verdict, wall_start)
         self._emit(verdict)
-        return verdict
 
     def _trace(self, verdict: Verdict, wall_start: int) -> None:
         span = self._tracer.start_span("aimds.check", start_time=wall_start)
@@ -143,8 +141,44 @@ class Guard:
             return self.check(text, **kwargs)
         return await asyncio.to_thread(self.check, text, **kwargs)
 
-    def check_many(self, texts: Iterable[str], **kwargs: Any) -> list[Verdict]:
-        return [self.check(text, **kwargs) for text in texts]
+    def check_many(
+        self,
+        texts: Iterable[str],
+        *,
+        role: Role | str = Role.USER,
+        session_id: str | None = None,
+        agent_id: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> list[Verdict]:
+        """The verdicts `check` gives each text, for less: the fast detectors see all the short texts
+        at once, and those with a ``scan_many`` pay their per-call cost once per batch."""
+        started = time.perf_counter()
+        wall_start = time.time_ns() if self._tracer is not None else 0
+        role = _role(role)
+        texts = list(texts)
+        for text in texts:
+            self._validate(text)
+        ctx = dict(context or {})
+        keys = [self._cache_key(text, role) if self._cache.enabled else b"" for text in texts]
+        verdicts: list[Verdict | None] = [None] * len(texts)
+        batch = []
+        for i, (text, key) in enumerate(zip(texts, keys)):
+            cached = self._cache.get(key) if key else None
+            if cached is not None:
+                verdicts[i] = _reused(cached, started, session_id, agent_id)
+            elif len(text) <= self.settings.chunk_chars:
+                batch.append(i)
+            else:
+                verdicts[i] = self._evaluate(text, role, ctx, time.perf_counter(), session_id, agent_id)
+                self._remember(key, verdicts[i])
+        if batch:
+            fresh = self._evaluate_many([texts[i] for i in batch], role, ctx, started, session_id, agent_id)
+            for i, verdict in zip(batch, fresh):
+                verdicts[i] = verdict
+                self._remember(keys[i], verdict)
+        for verdict in verdicts:
+            self._done(verdict, wall_start)  # type: ignore[arg-type]
+        return verdicts  # type: ignore[return-value]
 
     def prepare(self, text: str, role: Role | str = Role.USER) -> Prepared:
         role = _role(role)
@@ -228,16 +262,67 @@ class Guard:
         findings: list[Finding] = []
         timings: dict[str, float] = {}
         for offset, piece in self._pieces(text):
+            prepared = self._prepare(piece, role, context, timings)
+            found = list(prepared.findings) + self._run(self._fast, prepared, timings)
+            findings += _shift(self._deepen(found, prepared, timings), offset)
+        return self._verdict(text, role, findings, timings, started, session_id, agent_id)
+
+    def _evaluate_many(
+        self,
+        texts: list[str],
+        role: Role,
+        context: dict[str, Any],
+        started: float,
+        session_id: str | None,
+        agent_id: str | None,
+    ) -> list[Verdict]:
+        """`_evaluate` for texts of one piece each, every fast detector called once for all of them."""
+        timings: list[dict[str, float]] = [{} for _ in texts]
+        prepared = [self._prepare(text, role, context, t) for text, t in zip(texts, timings)]
+        found = [list(p.findings) for p in prepared]
+        for detector in self._fast:
+            scan_many = getattr(detector, "scan_many", None)
+            if scan_many is None:
+                for f, p, t in zip(found, prepared, timings):
+                    f += self._run((detector,), p, t)
+                continue
             t0 = time.perf_counter()
-            prepared = prepare(piece, role, self.settings)
-            timings["normalize"] = timings.get("normalize", 0.0) + (time.perf_counter() - t0) * 1000
-            if context:
-                prepared = replace(prepared, context=context)
-            found = list(prepared.findings)
-            found += self._run(self._fast, prepared, timings)
-            if self._wants_deep(found):
-                found += self._run(self._deep, prepared, timings)
-            findings += _shift(found, offset)
+            try:
+                results = scan_many(prepared)
+            except AimdsError:
+                raise
+            except Exception:  # noqa: BLE001 - one text at a time, so only the texts it fails on fail
+                for f, p, t in zip(found, prepared, timings):
+                    f += self._run((detector,), p, t)
+                continue
+            share = (time.perf_counter() - t0) * 1000 / len(prepared)
+            for f, r, t in zip(found, results, timings):
+                f += r
+                t[detector.name] = share
+        return [
+            self._verdict(text, role, self._deepen(f, p, t), t, started, session_id, agent_id)
+            for text, f, p, t in zip(texts, found, prepared, timings)
+        ]
+
+    def _prepare(self, text: str, role: Role, context: dict[str, Any], timings: dict[str, float]) -> Prepared:
+        t0 = time.perf_counter()
+        prepared = prepare(text, role, self.settings)
+        timings["normalize"] = timings.get("normalize", 0.0) + (time.perf_counter() - t0) * 1000
+        return replace(prepared, context=context) if context else prepared
+
+    def _deepen(self, found: list[Finding], prepared: Prepared, timings: dict[str, float]) -> list[Finding]:
+        return found + self._run(self._deep, prepared, timings) if self._wants_deep(found) else found
+
+    def _verdict(
+        self,
+        text: str,
+        role: Role,
+        findings: list[Finding],
+        timings: dict[str, float],
+        started: float,
+        session_id: str | None,
+        agent_id: str | None,
+    ) -> Verdict:
         decision = self.policy.decide(_dedupe(findings), role)
         sanitized = (
             sanitize(text, decision.findings, self.redactor, session_id)
@@ -368,6 +453,19 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
         if key not in best or f.score > best[key].score:
             best[key] = f
     return list(best.values())
+
+
+def _reused(cached: Verdict, started: float, session_id: str | None, agent_id: str | None) -> Verdict:
+    """A cache hit: the cached decision under a new id, for this request's session and agent."""
+    return replace(
+        cached,
+        id=_new_id(),
+        created_at=time.time(),
+        latency_ms=(time.perf_counter() - started) * 1000,
+        session_id=session_id,
+        agent_id=agent_id,
+        cached=True,
+    )
 
 
 def _new_id() -> str:

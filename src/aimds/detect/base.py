@@ -1,7 +1,10 @@
 """The one protocol every detector implements.
 
 A detector reads a `Prepared` input (all views of the text) and returns findings with spans and
-reasons. It holds no per-request state, so one instance serves every thread.
+reasons. It holds no per-request state, so one instance serves every thread. A detector whose cost is
+mostly per call (numpy, a model) may also define ``scan_many(prepared: Sequence[Prepared]) ->
+list[list[Finding]]``, returning exactly what ``scan`` returns for each: `Guard.check_many` calls it
+once for a whole batch.
 """
 
 from __future__ import annotations

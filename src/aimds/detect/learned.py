@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -38,6 +39,9 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)  # multiplicative hashing: the top bits pic
 _WORD_SALT = np.uint64(0xD6E8FEB86659FD93)  # keeps a word apart from the char n-gram with its letters
 _BIGRAM_MUL = np.uint64(0x2545F4914F6CDD1D)
 _CHAR_NS = (3, 4, 5)
+# `score_many` joins texts up to about this many characters: beyond it the intermediate arrays outgrow
+# the CPU caches and a joined pass costs more than the per-call overhead it saves.
+JOIN_CHARS = 4096
 
 
 def _tables() -> tuple[np.ndarray, np.ndarray]:
@@ -140,14 +144,23 @@ class Featurizer:
         self._powers = _Powers()
 
     @staticmethod
-    def codepoints(text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Folded code points (uint64) and the word-character mask, one entry per character."""
+    def lower(text: str) -> str:
+        """Lowercased, one character per character (a few lowercase to two: those stay as they are)."""
         lowered = text.lower()
+        if len(lowered) != len(text):
+            lowered = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
+        return lowered
+
+    @classmethod
+    def codepoints(cls, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Folded code points (uint64) and the word-character mask, one entry per character."""
+        return cls.fold(cls.lower(text))
+
+    @staticmethod
+    def fold(lowered: str) -> tuple[np.ndarray, np.ndarray]:
         if lowered.isascii():  # one byte per character: the cheapest encode and gather
             raw = np.frombuffer(lowered.encode("ascii"), dtype=np.uint8)
             return _FOLD.take(raw), _WORD.take(raw)
-        if len(lowered) != len(text):  # a few characters lowercase to two; keep offsets aligned
-            lowered = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
         raw = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         if raw.size and int(raw.max()) > 0xFFFF:
             astral = raw > 0xFFFF
@@ -157,8 +170,9 @@ class Featurizer:
             return cp, word
         return _FOLD.take(raw), _WORD.take(raw)
 
-    def hash(self, text: str) -> Hashed:
-        cp, word = self.codepoints(text)
+    def hash(self, text: str, lowered: bool = False) -> Hashed:
+        """Buckets of ``text``; with ``lowered``, the text was passed through `lower` already."""
+        cp, word = self.fold(text) if lowered else self.codepoints(text)
         n = len(cp)
         if n == 0:
             return Hashed(0, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp))
@@ -260,6 +274,43 @@ def worst_window(total: np.ndarray, count: np.ndarray, bias: float, window: int)
     means = np.divide(sums[0], sums[1], out=sums[0])
     j = int(means.argmax())
     return WindowScore(bias + float(means[j]), j, j + window)
+
+
+def worst_windows(total: np.ndarray, count: np.ndarray, begins: np.ndarray, lengths: np.ndarray, bias: float,
+                  window: int) -> list[WindowScore]:
+    """`worst_window` of each slice ``[begin, begin + length)``, bit for bit, with the longer slices'
+    running sums taken in one cumulative sum over a zero-padded 2-D array (a row's cumulative sum is
+    the same sequence of additions as that slice's own). Slices are grouped by length so that padding
+    stays under half of each group."""
+    best: list[WindowScore | None] = [None] * len(begins)
+    long = []
+    for i, (begin, n) in enumerate(zip(begins.tolist(), lengths.tolist())):
+        if n <= window:
+            best[i] = worst_window(total[begin : begin + n], count[begin : begin + n], bias, window)
+        else:
+            long.append((n, i, begin))
+    long.sort()
+    while long:
+        group = [item for item in long if item[0] <= 2 * long[0][0]]
+        del long[: len(group)]
+        width = group[-1][0]
+        begin_at = np.array([b for _, _, b in group], dtype=np.intp)
+        sizes = np.array([n for n, _, _ in group], dtype=np.intp)
+        offsets = np.arange(width)
+        inside = offsets < sizes[:, None]
+        where = np.minimum(begin_at[:, None] + offsets, len(total) - 1)
+        rows = np.zeros((2, len(group), width + 1))
+        rows[0, :, 1:] = np.where(inside, total.take(where), 0.0)
+        rows[1, :, 1:] = np.where(inside, count.take(where), 0)
+        cum = np.cumsum(rows, axis=2)
+        sums = cum[:, :, window:] - cum[:, :, :-window]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = sums[0] / sums[1]
+        means[np.arange(width + 1 - window) > (sizes - window)[:, None]] = -np.inf  # windows past the end
+        top = means.argmax(axis=1)
+        for (_, i, _), j, row in zip(group, top.tolist(), means):
+            best[i] = WindowScore(bias + float(row[j]), j, j + window)
+    return best  # type: ignore[return-value]
 
 
 def focus(total: np.ndarray, count: np.ndarray, outer: WindowScore, bias: float, width: int = 96) -> tuple[int, int]:
@@ -379,6 +430,68 @@ class FastScorer:
         kind_logit = m.kind_bias + (_mean32(m.kind_weights.take(kind_idx)) if kind_idx.size else 0.0)
         return Scored(score, start, end, _sigmoid(kind_logit))
 
+    def score_many(self, texts: Sequence[str], detail_floor: float = 0.0) -> list[Scored]:
+        """``[score(t, detail_floor) for t in texts]``, bit for bit, at a fraction of the cost.
+
+        Most of a short text's scoring time is numpy's per-call overhead, so texts are hashed and
+        their weights summed in one pass over their concatenation (a few kB at a time): a segment's hash does not depend
+        on where it sits, and n-grams that would cross into the next text are given weight zero. Each
+        text's worst window is then found in its own slice. Texts scoring at least ``detail_floor``
+        (few) are scored again alone for the payload span and the kind head.
+        """
+        out: list[Scored] = []
+        group: list[str] = []
+        chars = 0
+        for text in texts:
+            if group and chars + len(text) > JOIN_CHARS:
+                out += self._score_joined(group, detail_floor)
+                group, chars = [], 0
+            group.append(text)
+            chars += len(text) + 1
+        return out + self._score_joined(group, detail_floor)
+
+    def _score_joined(self, texts: list[str], detail_floor: float) -> list[Scored]:
+        if len(texts) < 2 or not all(texts):
+            return [self.score(t, detail_floor) for t in texts]
+        m = self.model
+        lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts))
+        # Each text lowercased alone (final sigma depends on its context); a non-word separator, so
+        # that no word spans two texts.
+        hashed = self.featurizer.hash("\x00".join(map(self.featurizer.lower, texts)), lowered=True)
+        n = hashed.length
+        begins = np.zeros(len(texts), dtype=np.intp)
+        np.cumsum(lengths[:-1] + 1, out=begins[1:])
+        ends = begins + lengths
+        end_of = np.repeat(ends, lengths + 1)[:n]  # each position's text end (a separator's is itself)
+        w = m.weights.take(hashed.idx).astype(np.float64)
+        total = np.zeros(n)
+        count = np.zeros(n, dtype=np.int64)
+        chars = 0
+        for (o, span), k in zip(hashed.char_spans, _CHAR_NS):
+            inside = np.arange(k, span + k) <= end_of[:span]  # the k-gram at i ends by its text's end
+            seg = w[o : o + span]
+            seg[~inside] = 0.0
+            np.add(total[:span], seg, out=total[:span])
+            count[:span] += inside
+            chars = o + span
+        starts = hashed.starts
+        if len(starts):
+            nw = len(starts)
+            at_words = total.take(starts)
+            at_words += w[chars : chars + nw]
+            paired = end_of.take(starts[1:]) == end_of.take(starts[:-1])  # both words in one text
+            bigrams = w[chars + nw :]
+            bigrams[~paired] = 0.0
+            at_words[:-1] += bigrams
+            total[starts] = at_words
+            count[starts] += 1
+            count[starts[:-1]] += paired
+        out = []
+        for text, best in zip(texts, worst_windows(total, count, begins, lengths, m.bias, m.window)):
+            score = m.calibrate(best.logit)
+            out.append(Scored(score, best.start, best.end, 0.0) if score < detail_floor else self.score(text, detail_floor))
+        return out
+
 
 _EXTRACTION = re.compile(
     r"system ?prompt|(?:initial|original|hidden|secret|previous) (?:instructions|prompt)|your (?:instructions|prompt|rules)"
@@ -423,16 +536,23 @@ class LearnedDetector:
         return ThreatKind.PROMPT_INJECTION
 
     def scan(self, prepared: Prepared) -> list[Finding]:
-        best: tuple[Scored, View] | None = None
-        for view in (prepared.normalized, *prepared.decoded):
-            if not view.text.strip():
-                continue
-            scored = self.scorer.score(view.text, detail_floor=self.report_floor)
-            if best is None or scored.score > best[0].score:
-                best = (scored, view)
-        if best is None or best[0].score < self.report_floor:
-            return []
-        scored, view = best
+        return self.scan_many([prepared])[0]
+
+    def scan_many(self, prepared: Sequence[Prepared]) -> list[list[Finding]]:
+        """Every view of every input scored in one `FastScorer.score_many` call."""
+        views = [[view for view in (p.normalized, *p.decoded) if view.text.strip()] for p in prepared]
+        scores = iter(self.scorer.score_many([v.text for vs in views for v in vs], detail_floor=self.report_floor))
+        out: list[list[Finding]] = []
+        for candidates in views:
+            best: tuple[Scored, View] | None = None
+            for view in candidates:
+                scored = next(scores)
+                if best is None or scored.score > best[0].score:
+                    best = (scored, view)
+            out.append(self._finding(*best) if best is not None and best[0].score >= self.report_floor else [])
+        return out
+
+    def _finding(self, scored: Scored, view: View) -> list[Finding]:
         excerpt = view.text[scored.start : scored.end]
         kind = self._kind(scored, excerpt)
         return [Finding(
