@@ -536,21 +536,26 @@ class LearnedDetector:
         return ThreatKind.PROMPT_INJECTION
 
     def scan(self, prepared: Prepared) -> list[Finding]:
-        return self.scan_many([prepared])[0]
+        views = _scored_views(prepared)
+        return self._pick(views, [self.scorer.score(v.text, detail_floor=self.report_floor) for v in views])
 
     def scan_many(self, prepared: Sequence[Prepared]) -> list[list[Finding]]:
         """Every view of every input scored in one `FastScorer.score_many` call."""
-        views = [[view for view in (p.normalized, *p.decoded) if view.text.strip()] for p in prepared]
-        scores = iter(self.scorer.score_many([v.text for vs in views for v in vs], detail_floor=self.report_floor))
-        out: list[list[Finding]] = []
-        for candidates in views:
-            best: tuple[Scored, View] | None = None
-            for view in candidates:
-                scored = next(scores)
-                if best is None or scored.score > best[0].score:
-                    best = (scored, view)
-            out.append(self._finding(*best) if best is not None and best[0].score >= self.report_floor else [])
+        views = [_scored_views(p) for p in prepared]
+        scores = self.scorer.score_many([v.text for vs in views for v in vs], detail_floor=self.report_floor)
+        out, at = [], 0
+        for vs in views:
+            out.append(self._pick(vs, scores[at : at + len(vs)]))
+            at += len(vs)
         return out
+
+    def _pick(self, views: list[View], scores: list[Scored]) -> list[Finding]:
+        """One finding for the worst-scoring view (the first of equals), if it reaches the floor."""
+        best: tuple[Scored, View] | None = None
+        for view, scored in zip(views, scores):
+            if best is None or scored.score > best[0].score:
+                best = (scored, view)
+        return self._finding(*best) if best is not None and best[0].score >= self.report_floor else []
 
     def _finding(self, scored: Scored, view: View) -> list[Finding]:
         excerpt = view.text[scored.start : scored.end]
@@ -564,6 +569,10 @@ class LearnedDetector:
             view=view.name,
             metadata={"jailbreak_p": round(scored.jailbreak, 3)},
         )]
+
+
+def _scored_views(prepared: Prepared) -> list[View]:
+    return [view for view in (prepared.normalized, *prepared.decoded) if view.text.strip()]
 
 
 def create(settings: Settings) -> LearnedDetector:
