@@ -292,3 +292,13 @@ def test_check_many_uses_the_cache_and_fails_closed_per_text(guard):
     fragile = Guard(detectors=[Fragile()], cache_size=0)
     verdicts = fragile.check_many(["fine", "boom", "also fine"])
     assert [v.action for v in verdicts] == [Action.ALLOW, Action.BLOCK, Action.ALLOW]
+
+
+def test_verdict_ids_are_unique_and_sort_by_creation_time(guard):
+    import time
+
+    first = [guard.check(f"hello {i}").id for i in range(50)]
+    time.sleep(0.002)
+    later = guard.check("hello again").id
+    assert len(set(first)) == 50 and all(len(i) == 32 and int(i, 16) >= 0 for i in first)
+    assert all(i < later for i in first)

@@ -19,14 +19,22 @@ def entry(i: int) -> dict[str, object]:
     return {"event": "check", "ts": float(i), "actor": "k1", "action": "allow"}
 
 
-def test_sqlite_nowait_append_reports_a_held_lock_as_busy(tmp_path: Path) -> None:
+def test_sqlite_staged_append_is_durable_only_after_its_commit(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
+    log = AuditLog(store)
     other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
-    with pytest.raises(StoreBusy):
-        AuditLog(store).append([entry(1)], wait=False)
+    with pytest.raises(StoreBusy):  # another process is writing: no waiting
+        log.stage([entry(1)])
     other.execute("COMMIT")
-    assert AuditLog(store).append([entry(1)], wait=False) == [1]
+    seqs, commit = log.stage([entry(1), entry(2)])
+    assert seqs == [1, 2]
+    with pytest.raises(StoreBusy):  # one staged transaction at a time
+        log.stage([entry(3)])
+    assert other.execute("SELECT count(*) FROM log").fetchone()[0] == 0  # not visible before the commit
+    commit()
+    assert other.execute("SELECT count(*) FROM log").fetchone()[0] == 2
+    assert log.stage([entry(3)])[0] == [3]
 
 
 def test_loop_commit_groups_requests_and_waits_out_another_writer(tmp_path: Path) -> None:

@@ -144,13 +144,17 @@ class AuditLog:
         self.store = store
         self.stream = stream
 
-    def append(self, entries: list[dict[str, Any]], wait: bool = True) -> list[int]:
-        """Durably chain ``entries``; returns their sequence numbers once committed. With ``wait``
-        false (local stores only), a write lock held elsewhere raises `StoreBusy` instead of waiting."""
+    def append(self, entries: list[dict[str, Any]]) -> list[int]:
+        """Durably chain ``entries``; returns their sequence numbers once committed."""
         payloads = [canonical(e) for e in entries]
-        if wait:
-            return self.store.append_linked(self.stream, payloads, _Linker(payloads, entries))
-        return self.store.append_linked(self.stream, payloads, _Linker(payloads, entries), wait=False)
+        return self.store.append_linked(self.stream, payloads, _Linker(payloads, entries))
+
+    def stage(self, entries: list[dict[str, Any]]) -> tuple[list[int], Callable[[], None] | None]:
+        """Chain ``entries`` in an open transaction (local stores: SQLite, memory); returns their
+        sequence numbers and the commit that makes them durable (None: already durable as far as
+        the store goes). Raises `StoreBusy` rather than wait."""
+        payloads = [canonical(e) for e in entries]
+        return self.store.stage_linked(self.stream, payloads, _Linker(payloads, entries))
 
     def records(self, after: int = 0, page: int = 1000) -> Iterator[dict[str, Any]]:
         while True:

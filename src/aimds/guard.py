@@ -469,5 +469,7 @@ def _reused(cached: Verdict, started: float, session_id: str | None, agent_id: s
 
 
 def _new_id() -> str:
-    """128 random bits as 32 hex digits: as unique as a uuid4, at a fifth of the cost."""
-    return os.urandom(16).hex()
+    """32 hex digits: the time in milliseconds (48 bits), then 80 random bits, like a UUIDv7. Ids made
+    later sort later, so a store that keeps verdicts by id adds each at the end of its index: random
+    ids made SQLite rewrite pages all over the table, over ten times the cost of the write."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"

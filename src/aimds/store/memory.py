@@ -66,9 +66,8 @@ class MemoryStore:
             log.append(bytes(record))
             return len(log)
 
-    def append_linked(self, stream: str, payloads: list[bytes], link: Link, wait: bool = True) -> list[int]:
-        """Append records each built from its predecessor, atomically (used for hash chains). Never
-        busy (one process), so ``wait`` changes nothing."""
+    def append_linked(self, stream: str, payloads: list[bytes], link: Link) -> list[int]:
+        """Append records each built from its predecessor, atomically (used for hash chains)."""
         with self._lock:
             log = self._logs.setdefault(stream, [])
             seqs = []
@@ -76,6 +75,10 @@ class MemoryStore:
                 log.append(link(log[-1] if log else None, len(log) + 1, payload))
                 seqs.append(len(log))
             return seqs
+
+    def stage_linked(self, stream: str, payloads: list[bytes], link: Link) -> tuple[list[int], None]:
+        """`append_linked`; no commit is left to run (nothing goes to disk)."""
+        return self.append_linked(stream, payloads, link), None
 
     def read(self, stream: str, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
         with self._lock:

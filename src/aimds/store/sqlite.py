@@ -20,6 +20,7 @@ from pathlib import Path
 from aimds.store.errors import StoreBusy, StoreUnavailable
 
 Link = Callable[[bytes | None, int, bytes], bytes]
+Commit = Callable[[], None]
 
 _KV_SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL) WITHOUT ROWID;
@@ -58,14 +59,14 @@ class SQLiteStore:
             self._kv.executescript(_KV_SCHEMA)
             self._log = self._connect(self.path, "FULL")
             self._log.executescript(_LOG_SCHEMA)
-            # Appends from an event loop must never sleep in SQLite's busy handler: on this connection a
-            # held write lock is an immediate StoreBusy, and the caller retries.
-            self._log_nowait = self._connect(self.path, "FULL", busy_ms=0)
+            # Staged appends come from an event loop, which must never sleep in SQLite's busy handler:
+            # on this connection a held write lock is an immediate StoreBusy, and the caller retries.
+            self._log_staged = self._connect(self.path, "FULL", busy_ms=0)
         except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path.name}: {exc}") from exc
         self._kv_lock = threading.Lock()
         self._log_lock = threading.Lock()
-        self._nowait_lock = threading.Lock()
+        self._stage_lock = threading.Lock()
         self._writes = 0
 
     @staticmethod
@@ -135,32 +136,49 @@ class SQLiteStore:
     def append(self, stream: str, record: bytes) -> int:
         return self.append_linked(stream, [record], lambda _prev, _seq, payload: payload)[0]
 
-    def append_linked(self, stream: str, payloads: list[bytes], link: Link, wait: bool = True) -> list[int]:
-        """Append records each built from its predecessor, in one durable transaction. With ``wait``
-        false, raise `StoreBusy` at once instead of waiting for another writer's lock."""
-        if wait:
-            with self._tx(self._log, self._log_lock) as db:
-                return self._append(db, stream, payloads, link)
-        if not self._nowait_lock.acquire(blocking=False):
-            raise StoreBusy("the audit log is being written by another thread")
+    def append_linked(self, stream: str, payloads: list[bytes], link: Link) -> list[int]:
+        """Append records each built from its predecessor, in one durable transaction."""
+        with self._tx(self._log, self._log_lock) as db:
+            return self._append(db, stream, payloads, link)
+
+    def stage_linked(self, stream: str, payloads: list[bytes], link: Link) -> tuple[list[int], Commit]:
+        """`append_linked` in two steps, for a caller that must not wait: write the records in an open
+        transaction now (`StoreBusy` at once if another writer holds the lock), and return their
+        sequence numbers with the ``commit`` that makes them durable (the fsync), to be run where
+        waiting is cheap. Until it has run, the next stage gets `StoreBusy`."""
+        if not self._stage_lock.acquire(blocking=False):
+            raise StoreBusy("the previous staged append is still being committed")
+        db = self._log_staged
         try:
             try:
-                self._log_nowait.execute("BEGIN IMMEDIATE")
+                db.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
                     raise StoreBusy("the audit log is being written by another process") from exc
-                raise StoreUnavailable(f"SQLite store error: {exc}") from exc
-            try:
-                seqs = self._append(self._log_nowait, stream, payloads, link)
-            except BaseException:
-                self._log_nowait.execute("ROLLBACK")
                 raise
-            self._log_nowait.execute("COMMIT")
-            return seqs
+            try:
+                seqs = self._append(db, stream, payloads, link)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         except sqlite3.Error as exc:
+            self._stage_lock.release()
             raise StoreUnavailable(f"SQLite store error: {exc}") from exc
-        finally:
-            self._nowait_lock.release()
+        except BaseException:
+            self._stage_lock.release()
+            raise
+
+        def commit() -> None:
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+            finally:
+                self._stage_lock.release()
+
+        return seqs, commit
 
     @staticmethod
     def _append(db: sqlite3.Connection, stream: str, payloads: list[bytes], link: Link) -> list[int]:
@@ -237,10 +255,10 @@ class SQLiteStore:
             return False
 
     def close(self) -> None:
-        with self._kv_lock, self._log_lock, self._nowait_lock:
+        with self._kv_lock, self._log_lock, self._stage_lock:
             self._kv.close()
             self._log.close()
-            self._log_nowait.close()
+            self._log_staged.close()
 
 
 def _insert_rows(db: sqlite3.Connection, insert: str, params: list[object]) -> None:
