@@ -2,9 +2,11 @@
 
 For 1 and 2 workers it measures POST /v1/check with a ~1 kB prompt and, on the same server stack,
 POST /v1/noop (same auth, rate limits and body read, no check and no audit), so the cost of AIMDS
-itself shows as a ratio. Then the batch endpoint in texts/s, the streaming output check in milliseconds
-per chunk (one NDJSON request of many small chunks, end to end through HTTP), and the resident memory
-of each worker.
+itself shows as a ratio: of request rates, and of the server's CPU time per request (wrk runs on the
+same cores, so the second is the steadier one on a small machine). /v1/check runs again at low
+concurrency for its latency when the server is not saturated. Then the batch endpoint in texts/s,
+the streaming output check in milliseconds per chunk (one NDJSON request of many small chunks, end to
+end through HTTP), and the resident memory of each worker.
 
     python bench/bench_http.py [--duration 10] [--connections 32] [--workers 1 2]
 """
@@ -87,14 +89,37 @@ def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, s
     raise SystemExit("server did not become ready")
 
 
-def wrk(url: str, path: str, script: Path, seconds: int, connections: int, threads: int) -> dict[str, float]:
+def wrk(url: str, path: str, script: Path, seconds: int, connections: int, threads: int,
+        server: subprocess.Popen | None = None) -> dict[str, float]:
+    """One wrk run; with ``server``, also the server's CPU time per request (its processes' user +
+    system time over the run), which wrk's own share of the cores does not skew."""
+    cpu_before = server_cpu_s(server) if server else 0.0
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
                           url + path], capture_output=True, text=True, check=True).stdout
+    cpu = server_cpu_s(server) - cpu_before if server else 0.0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = {m.group(1): _ms(m.group(2), m.group(3)) for m in re.finditer(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", out)}
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": lat.get("50", float("nan")), "p99_ms": lat.get("99", float("nan")),
-            "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    result = {"rps": rps, "p50_ms": lat.get("50", float("nan")), "p99_ms": lat.get("99", float("nan")),
+              "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+    if server:
+        result["server_cpu_us_per_request"] = round(cpu * 1e6 / max(total, 1), 1)
+    return result
+
+
+def server_cpu_s(proc: subprocess.Popen) -> float:
+    """User + system CPU seconds of the server and its worker processes so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    total = 0.0
+    for pid in [proc.pid, *map(int, children)]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def _ms(value: str, unit: str) -> float:
@@ -136,6 +161,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--light-connections", type=int, default=4,
+                        help="a second /v1/check run at this concurrency: latency when the server is not saturated")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--store", default="sqlite://", help="store URL (default: SQLite in a temp data dir)")
@@ -165,11 +192,14 @@ def main() -> None:
         try:
             threads = 2
             wrk(url, "/v1/check", single, 2, args.connections, threads)  # warm-up
-            noop = wrk(url, "/v1/noop", single, args.duration, args.connections, threads)
-            check = wrk(url, "/v1/check", single, args.duration, args.connections, threads)
-            batch_run = wrk(url, "/v1/check/batch", batch, args.duration, max(4, args.connections // 4), threads)
+            noop = wrk(url, "/v1/noop", single, args.duration, args.connections, threads, proc)
+            check = wrk(url, "/v1/check", single, args.duration, args.connections, threads, proc)
+            light = wrk(url, "/v1/check", single, args.duration, args.light_connections, 1, proc)
+            batch_run = wrk(url, "/v1/check/batch", batch, args.duration, max(4, args.connections // 4), threads, proc)
             results[f"workers_{workers}"] = {
                 "check": check, "noop": noop, "check_vs_noop": round(check["rps"] / noop["rps"], 3),
+                "check_vs_noop_cpu": round(noop["server_cpu_us_per_request"] / check["server_cpu_us_per_request"], 3),
+                f"check_at_{args.light_connections}_connections": light,
                 "batch_texts_per_s": round(batch_run["rps"] * args.batch_size, 1), "batch": batch_run,
                 "stream": stream_ms_per_chunk(url, key),
                 "rss_mb_per_worker": [round(x, 1) for x in worker_rss_mb(proc)],
