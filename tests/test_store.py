@@ -232,3 +232,28 @@ def test_factory(tmp_path, redis_server: RedisServer) -> None:  # noqa: F811
 def test_set_many(store: Store) -> None:
     store.set_many([("a", b"1"), ("b", b"2")], ttl=60)
     assert (store.get("a"), store.get("b")) == (b"1", b"2")
+
+
+def test_redis_instances_appending_to_one_chain_keep_it_linked(redis_server: RedisServer) -> None:
+    """Each instance links to the tail it saw last; when another instance appended meanwhile, its
+    push is refused and it relinks, so the shared chain never forks."""
+    from aimds.audit import AuditLog
+
+    prefix = f"t{uuid.uuid4().hex}:"
+    instances = [RedisStore(redis_server.url, prefix=prefix) for _ in range(3)]
+    logs = [AuditLog(s) for s in instances]
+
+    def work(n: int) -> None:
+        for i in range(20):
+            logs[n].append([{"event": "check", "n": n, "i": i}, {"event": "check", "n": n, "i": i, "second": True}])
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result = logs[0].verify()
+    assert result.ok and result.records == 120
+    instances[1].close()
+    assert logs[2].append([{"event": "late"}]) == [121]  # a stale tail in instance 2 is corrected
+    assert logs[0].verify().ok

@@ -124,19 +124,41 @@ class KeyRing:
         return orjson.loads(raw) if raw else None
 
     def authenticate(self, token: str) -> Principal:
-        body = token[len(KEY_PREFIX) :]
-        key_id, sep, secret = body.partition("_")
-        if not token.startswith(KEY_PREFIX) or not sep or len(key_id) != _ID_CHARS or not secret:
-            raise InvalidCredentials("malformed API key")
-        record = self._load(key_id)
-        # Unknown ids still pay for one HMAC so timing does not tell which ids exist.
-        salt = bytes.fromhex(record["salt"]) if record else b"\0" * 16
-        expected = record["hash"] if record else "0" * 64
-        if not hmac.compare_digest(_digest(salt, secret), expected) or record is None:
-            raise InvalidCredentials("API key is not valid")
-        if record["revoked"]:
-            raise RevokedCredentials("API key has been revoked")
-        return Principal(key_id, ApiRole(record["role"]), "key")
+        return _raise_or_return(self.authenticate_many([token])[0])
+
+    def authenticate_many(self, tokens: list[str]) -> list[Principal | AuthError]:
+        """`authenticate` for many tokens, their records read in one store call where the store has a
+        ``get_many`` (one round trip to Redis for a whole group of requests). Failures are returned,
+        not raised; a store failure raises for all."""
+        parsed: list[tuple[str, str] | AuthError] = []
+        for token in tokens:
+            key_id, sep, secret = token[len(KEY_PREFIX) :].partition("_")
+            if not token.startswith(KEY_PREFIX) or not sep or len(key_id) != _ID_CHARS or not secret:
+                parsed.append(InvalidCredentials("malformed API key"))
+            else:
+                parsed.append((key_id, secret))
+        keys = [f"key:{p[0]}" for p in parsed if isinstance(p, tuple)]
+        get_many = getattr(self.store, "get_many", None)
+        raws = iter(get_many(keys) if get_many is not None else [self.store.get(k) for k in keys])
+        return [p if isinstance(p, AuthError) else _verify(*p, next(raws)) for p in parsed]
+
+
+def _verify(key_id: str, secret: str, raw: bytes | None) -> Principal | AuthError:
+    record = orjson.loads(raw) if raw else None
+    # Unknown ids still pay for one HMAC so timing does not tell which ids exist.
+    salt = bytes.fromhex(record["salt"]) if record else b"\0" * 16
+    expected = record["hash"] if record else "0" * 64
+    if not hmac.compare_digest(_digest(salt, secret), expected) or record is None:
+        return InvalidCredentials("API key is not valid")
+    if record["revoked"]:
+        return RevokedCredentials("API key has been revoked")
+    return Principal(key_id, ApiRole(record["role"]), "key")
+
+
+def _raise_or_return(outcome: Principal | AimdsError) -> Principal:
+    if isinstance(outcome, AimdsError):
+        raise outcome
+    return outcome
 
 
 class JwtVerifier:
@@ -198,17 +220,38 @@ class Authenticator:
         self.keys, self.jwt = keys, jwt
 
     def __call__(self, header: str | None) -> Principal:
-        if not header:
-            raise MissingCredentials("send 'Authorization: Bearer <API key or token>'")
-        scheme, _, token = header.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or len(token) > 8192:
-            raise InvalidCredentials("Authorization header must be 'Bearer <API key or token>'")
-        if token.startswith(KEY_PREFIX):
-            return self.keys.authenticate(token)
-        if self.jwt is None:
-            raise InvalidCredentials("API key is not valid")
-        return self.jwt.authenticate(token)
+        return _raise_or_return(self.many([header])[0])
+
+    def many(self, headers: list[str | None]) -> list[Principal | AuthError | Forbidden]:
+        """`__call__` for many headers, the API keys among them checked together (one store read).
+        Failures are returned, not raised; a store failure raises for all."""
+        out: list[Principal | AuthError | Forbidden | None] = [None] * len(headers)
+        keyed: list[tuple[int, str]] = []
+        for i, header in enumerate(headers):
+            try:
+                token = _bearer(header)
+                if token.startswith(KEY_PREFIX):
+                    keyed.append((i, token))
+                elif self.jwt is None:
+                    raise InvalidCredentials("API key is not valid")
+                else:
+                    out[i] = self.jwt.authenticate(token)
+            except (AuthError, Forbidden) as exc:
+                out[i] = exc
+        if keyed:
+            for (i, _), outcome in zip(keyed, self.keys.authenticate_many([t for _, t in keyed])):
+                out[i] = outcome
+        return out  # type: ignore[return-value]
+
+
+def _bearer(header: str | None) -> str:
+    if not header:
+        raise MissingCredentials("send 'Authorization: Bearer <API key or token>'")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 8192:
+        raise InvalidCredentials("Authorization header must be 'Bearer <API key or token>'")
+    return token
 
 
 def require(principal: Principal, allowed: frozenset[ApiRole]) -> None:

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from aimds.audit import AuditLog, KvBuilder, decision_entry
 from aimds.auth import ApiRole, Authenticator, AuthError, Forbidden, JwtVerifier, KeyRing, Principal, require
 from aimds.errors import AimdsError, InputTooLarge, InvalidInput
+from aimds.server.admission import GroupAdmission
 from aimds.server.commit import committer_for
 from aimds.server.errors import ApiError
 from aimds.server.http import Handler, request_id_of, within
@@ -60,6 +61,7 @@ class Service:
                               settings.jwt_algorithms, settings.jwt_role_claim)
         self.authenticate = Authenticator(self.keys, jwt)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="aimds-io")
+        self.admission = GroupAdmission(self._admit_many, self._pool)
         # Anonymizing redaction reads and writes the vault in the store while checking.
         self.blocking_checks = self.remote_store and getattr(guard.settings, "redact_mode", "") == "anonymize"
         self._store_down_logged = False
@@ -121,8 +123,11 @@ class Service:
             principal = None
             try:
                 if roles is not None:
-                    principal = await self.offload(self._admit, request.headers.get("authorization") or "",
-                                                   self.client_address(request))
+                    header, client = request.headers.get("authorization") or "", self.client_address(request)
+                    if self.remote_store:
+                        principal = await within(self.admission.admit(header, client), self.settings.request_timeout_s)
+                    else:
+                        principal = self._admit(header, client)
                     require(principal, roles)
                 response = await handler(self, request, principal)
             except ApiError as exc:
@@ -159,50 +164,70 @@ class Service:
         return request.client.host if request.client else "unknown"
 
     def _admit(self, header: str, client: str) -> Principal:
-        """Authenticate, then take the client's and the key's tokens in one store call. A failed
-        authentication still costs the address a token, so guessing keys is rate limited too."""
-        try:
-            principal = self._principal(header)
-        except AuthError:
-            self._take(("client", client))
-            raise
-        self._take(("client", client), ("key", principal.actor))
-        return principal
+        outcome = self._admit_many([(header, client)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
-    def _principal(self, header: str) -> Principal:
+    def _admit_many(self, requests: list[tuple[str, str]]) -> list[Principal | Exception]:
+        """Authenticate each (header, client address), then take every request's tokens -- its
+        address's, and its key's once known -- in one store call. A failed authentication still
+        costs the address a token, so guessing keys is rate limited too."""
+        try:
+            outcomes = self._principals([header for header, _ in requests])
+        except StoreUnavailable as exc:
+            return [exc] * len(requests)
+        scopes = [[] if isinstance(outcome, StoreUnavailable)
+                  else [("client", client)] + ([("key", outcome.actor)] if isinstance(outcome, Principal) else [])
+                  for outcome, (_, client) in zip(outcomes, requests)]
+        try:
+            taken = iter(self._take([scope for own in scopes for scope in own]))
+        except StoreUnavailable as exc:
+            if not self.fail_open:
+                return [exc] * len(requests)
+            taken = iter([])
+            scopes = [[] for _ in scopes]
+        admitted: list[Principal | Exception] = []
+        for outcome, own in zip(outcomes, scopes):
+            refused = [(scope, wait) for (scope, _), (allowed, wait) in zip(own, taken) if not allowed]
+            if refused:
+                scope, wait = refused[0]
+                self.metrics.labelled(self.metrics.rate_limited, scope).inc()
+                outcome = ApiError(429, "rate_limited", f"too many requests for this {scope}; retry later",
+                                   headers={"retry-after": str(max(1, int(wait + 0.999)))})
+            admitted.append(outcome)
+        return admitted
+
+    def _principals(self, headers: list[str]) -> list[Principal | Exception]:
         """In fail-open mode a store outage still admits credentials this worker verified recently."""
         try:
-            principal = self.authenticate(header)
+            outcomes: list[Principal | Exception] = list(self.authenticate.many(headers))
         except StoreUnavailable as exc:
             self.store_failed("auth", exc)
-            known = self._recent.get(hashlib.sha256(header.encode()).digest()) if self.fail_open else None
-            if known is None:
+            if not self.fail_open:
                 raise
-            return known
+            return [self._recent.get(hashlib.sha256(h.encode()).digest()) or exc for h in headers]
         if self.fail_open:
-            if len(self._recent) >= 10_000:
-                self._recent.clear()
-            self._recent[hashlib.sha256(header.encode()).digest()] = principal
-        return principal
+            for header, outcome in zip(headers, outcomes):
+                if isinstance(outcome, Principal):
+                    if len(self._recent) >= 10_000:
+                        self._recent.clear()
+                    self._recent[hashlib.sha256(header.encode()).digest()] = outcome
+        return outcomes
 
-    def _take(self, *scopes: tuple[str, str]) -> None:
+    def _take(self, scopes: list[tuple[str, str]]) -> list[tuple[bool, float]]:
         s = self.settings
         limits = {"client": (s.rate_per_client_per_min / 60.0, s.burst_per_client),
                   "key": (s.rate_per_key_per_min / 60.0, s.burst_per_key)}
         buckets = [(f"rl:{scope}:{who}", *limits[scope], 1.0) for scope, who in scopes]
+        if not buckets:
+            return []
         try:
             take_many = getattr(self.store, "take_tokens_many", None)
-            results = take_many(buckets) if take_many else [self.store.take_tokens(*b) for b in buckets]
+            return take_many(buckets) if take_many else [self.store.take_tokens(*b) for b in buckets]
         except StoreUnavailable as exc:
             self.store_failed("rate_limit", exc)
-            if self.fail_open:
-                return
             raise
-        for (scope, _), (allowed, wait) in zip(scopes, results):
-            if not allowed:
-                self.metrics.labelled(self.metrics.rate_limited, scope).inc()
-                raise ApiError(429, "rate_limited", f"too many requests for this {scope}; retry later",
-                               headers={"retry-after": str(max(1, int(wait + 0.999)))})
 
     # --- request bodies -------------------------------------------------------------------------
     def check_length(self, request: Request) -> None:

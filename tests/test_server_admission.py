@@ -1,0 +1,68 @@
+"""Admission of requests in groups (remote stores): one thread call per event-loop pass."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from aimds.auth import ApiRole, InvalidCredentials, KeyRing, Principal
+from aimds.server.admission import GroupAdmission
+from aimds.store.errors import StoreUnavailable
+from aimds.store.memory import MemoryStore
+
+
+def test_one_call_per_loop_pass_and_outcomes_per_request() -> None:
+    calls: list[list[tuple[str, str]]] = []
+
+    def admit_many(requests: list[tuple[str, str]]) -> list[Principal | Exception]:
+        calls.append(requests)
+        return [Principal(h, ApiRole.CHECKER, "key") if h.startswith("ok") else InvalidCredentials("no")
+                for h, _ in requests]
+
+    async def run() -> list[object]:
+        admission = GroupAdmission(admit_many, ThreadPoolExecutor(1))
+        futures = [admission.admit(h, "10.0.0.1") for h in ("ok-1", "bad", "ok-2")]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        later = await admission.admit("ok-3", "10.0.0.2")  # a later pass: a second call
+        return [*results, later]
+
+    ok1, bad, ok2, ok3 = asyncio.run(run())
+    assert [len(c) for c in calls] == [3, 1]
+    assert ok1.id == "ok-1" and ok2.id == "ok-2" and ok3.id == "ok-3"
+    assert isinstance(bad, InvalidCredentials)
+
+
+def test_a_failing_call_fails_every_request_of_its_group() -> None:
+    def admit_many(requests: list[tuple[str, str]]) -> list[Principal | Exception]:
+        raise StoreUnavailable("redis down")
+
+    async def run() -> list[object]:
+        admission = GroupAdmission(admit_many, ThreadPoolExecutor(1))
+        return await asyncio.gather(admission.admit("a", "c"), admission.admit("b", "c"), return_exceptions=True)
+
+    assert all(isinstance(r, StoreUnavailable) for r in asyncio.run(run()))
+
+
+def test_keys_of_a_group_are_read_in_one_store_call() -> None:
+    class Counting(MemoryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reads: list[int] = []
+
+        def get_many(self, keys: list[str]) -> list[bytes | None]:
+            self.reads.append(len(keys))
+            return [self.get(k) for k in keys]
+
+    store = Counting()
+    ring = KeyRing(store)
+    good, _ = ring.create("checker")
+    revoked, record = ring.create("auditor")
+    ring.revoke(record["id"])
+    outcomes = ring.authenticate_many([good, revoked, "aimds_short", good[:-2] + "xx"])
+    assert store.reads == [3]  # the malformed key needs no read
+    assert isinstance(outcomes[0], Principal) and outcomes[0].role is ApiRole.CHECKER
+    assert [type(o).__name__ for o in outcomes[1:]] == ["RevokedCredentials", "InvalidCredentials", "InvalidCredentials"]
+    with pytest.raises(InvalidCredentials):
+        ring.authenticate("aimds_short")
