@@ -126,6 +126,8 @@ class Guard:
 
     def _trace(self, verdict: Verdict, wall_start: int) -> None:
         span = self._tracer.start_span("aimds.check", start_time=wall_start)
+        if not span.is_recording():  # no tracer provider configured: skip building the attributes
+            return
         span.set_attributes({
             "aimds.verdict_id": verdict.id,
             "aimds.action": verdict.action.value,
