@@ -283,23 +283,11 @@ class Guard:
         prepared = [self._prepare(text, role, context, t) for text, t in zip(texts, timings)]
         found = [list(p.findings) for p in prepared]
         for detector in self._fast:
-            scan_many = getattr(detector, "scan_many", None)
-            if scan_many is None:
-                for f, p, t in zip(found, prepared, timings):
-                    f += self._run((detector,), p, t)
-                continue
             t0 = time.perf_counter()
-            try:
-                results = scan_many(prepared)
-            except AimdsError:
-                raise
-            except Exception:  # noqa: BLE001 - one text at a time, so only the texts it fails on fail
-                for f, p, t in zip(found, prepared, timings):
-                    f += self._run((detector,), p, t)
-                continue
+            for f, more in zip(found, self._scan_all(detector, prepared)):
+                f += more
             share = (time.perf_counter() - t0) * 1000 / len(prepared)
-            for f, r, t in zip(found, results, timings):
-                f += r
+            for t in timings:
                 t[detector.name] = share
         return [
             self._verdict(text, role, self._deepen(f, p, t), t, started, session_id, agent_id)
@@ -363,14 +351,30 @@ class Guard:
         found: list[Finding] = []
         for detector in detectors:
             t0 = time.perf_counter()
-            try:
-                found += detector.scan(prepared)
-            except AimdsError:
-                raise
-            except Exception as exc:  # a detector bug must not let the text through unchecked
-                found.append(self._detector_failed(detector, exc))
+            found += self._scan_one(detector, prepared)
             timings[detector.name] = timings.get(detector.name, 0.0) + (time.perf_counter() - t0) * 1000
         return found
+
+    def _scan_one(self, detector: Detector, prepared: Prepared) -> list[Finding]:
+        try:
+            return detector.scan(prepared)
+        except AimdsError:
+            raise
+        except Exception as exc:  # a detector bug must not let the text through unchecked
+            return [self._detector_failed(detector, exc)]
+
+    def _scan_all(self, detector: Detector, prepared: list[Prepared]) -> list[list[Finding]]:
+        """Each input's findings: one ``scan_many`` call where the detector has one, else (or if that
+        call crashes, to find the inputs it crashes on) one scan each."""
+        scan_many = getattr(detector, "scan_many", None)
+        if scan_many is not None:
+            try:
+                return scan_many(prepared)
+            except AimdsError:
+                raise
+            except Exception:  # noqa: BLE001 - retried one input at a time below
+                pass
+        return [self._scan_one(detector, p) for p in prepared]
 
     def _detector_failed(self, detector: Detector, exc: Exception) -> Finding:
         log.error("detector %s failed: %s", detector.name, type(exc).__name__, exc_info=exc)
