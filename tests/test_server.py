@@ -320,8 +320,16 @@ def test_request_id_is_echoed_or_made(api) -> None:
     assert made != "bad id\n" and len(made) == 16
 
 
-def test_store_down_fail_closed(guard, tmp_path) -> None:
-    store = FlakyStore()
+class RemoteFlakyStore(FlakyStore):
+    """The same, declared remote like Redis: requests are admitted in groups off the loop and the
+    audit goes through the writer thread."""
+
+    blocking_io = True
+
+
+@pytest.mark.parametrize("store_type", [FlakyStore, RemoteFlakyStore])
+def test_store_down_fail_closed(guard, tmp_path, store_type) -> None:
+    store = store_type()
     client, _ = client_for(guard, store, tmp_path)
     key = KeyRing(store).create("checker")[0]
     with client:
@@ -337,8 +345,9 @@ def test_store_down_fail_closed(guard, tmp_path) -> None:
         assert client.get("/readyz").status_code == 200
 
 
-def test_store_down_fail_open_serves_known_keys_without_audit(guard, tmp_path) -> None:
-    store = FlakyStore()
+@pytest.mark.parametrize("store_type", [FlakyStore, RemoteFlakyStore])
+def test_store_down_fail_open_serves_known_keys_without_audit(guard, tmp_path, store_type) -> None:
+    store = store_type()
     client, _ = client_for(guard, store, tmp_path, store_failure="open")
     key = KeyRing(store).create("checker")[0]
     with client:
@@ -351,6 +360,25 @@ def test_store_down_fail_open_serves_known_keys_without_audit(guard, tmp_path) -
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["status"] == "degraded"
         assert "aimds_audit_failures_total 1.0" in client.get("/metrics").text
+
+
+def test_a_remote_store_that_hangs_gets_503_not_a_stuck_request(guard, tmp_path) -> None:
+    class Hanging(RemoteFlakyStore):
+        hang = False
+
+        def get_many(self, keys):
+            if self.hang:
+                time.sleep(1.0)
+            return [self.get(k) for k in keys]
+
+    store = Hanging()
+    client, _ = client_for(guard, store, tmp_path, request_timeout_s=0.2)
+    key = KeyRing(store).create("checker")[0]
+    with client:
+        assert client.post("/v1/check", json={"text": BENIGN}, headers=auth(key)).status_code == 200
+        store.hang = True
+        r = client.post("/v1/check", json={"text": BENIGN}, headers=auth(key))
+        assert r.status_code == 503 and error(r)["code"] == "store_unavailable"
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ class Service:
                 if roles is not None:
                     header, client = request.headers.get("authorization") or "", self.client_address(request)
                     if self.remote_store:
-                        principal = await within(self.admission.admit(header, client), self.settings.request_timeout_s)
+                        principal = await self._admit_remote(header, client)
                     else:
                         principal = self._admit(header, client)
                     require(principal, roles)
@@ -162,6 +162,14 @@ class Service:
             if forwarded:
                 return forwarded.split(",")[0].strip()[:64]
         return request.client.host if request.client else "unknown"
+
+    async def _admit_remote(self, header: str, client: str) -> Principal:
+        try:
+            return await within(self.admission.admit(header, client), self.settings.request_timeout_s)
+        except asyncio.TimeoutError:
+            exc = StoreUnavailable("authentication and rate limits did not answer in time")
+            self.store_failed("admission", exc)
+            raise exc from None
 
     def _admit(self, header: str, client: str) -> Principal:
         outcome = self._admit_many([(header, client)])[0]
