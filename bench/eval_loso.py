@@ -20,7 +20,9 @@ import numpy as np
 
 from aimds import Guard
 from aimds.decide.policy import DecisionPolicy
+from aimds.train.corpus import build_corpus, normalise_for_dedup
 from aimds.train.fast import out_of_fold
+from aimds.train.semantic import SemanticConfig
 from aimds.types import Finding, Role, ThreatKind
 
 LEARNED_FLOOR = 0.15  # the learned detector reports nothing below the deep-tier band
@@ -33,12 +35,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--markdown", type=Path, help="also write the table and summary as markdown (docs/evaluation.md)")
     parser.add_argument("--semantic-oof", type=Path,
                         help="out-of-fold semantic scores from `aimds train semantic --oof FILE` (same seed)")
     args = parser.parse_args()
-    semantic = np.load(args.semantic_oof) if args.semantic_oof else None
 
     oof = out_of_fold(args.data, args.seed, report=lambda stage, frac: print(f"  {stage} {frac:.0%}", file=sys.stderr))
+    semantic = _semantic_scores(args.semantic_oof, args.data, args.seed, oof.examples) if args.semantic_oof else None
     guard = Guard(cache_size=0, semantic="off")
     rule_detectors = [d for d in guard.detectors if d.tier == "fast" and d.name not in ("learned", "pii", "secrets")]
     policy: DecisionPolicy = guard.policy
@@ -67,6 +70,9 @@ def main() -> None:
                 deep = [Finding(kind=ThreatKind.PROMPT_INJECTION, detector="semantic", score=float(semantic[i]),
                                 reason="semantic (out of fold)")]
             rows[group]["with deep tier"].append(policy.decide(findings + learned + deep, role).action.stops)
+            always = [Finding(kind=ThreatKind.PROMPT_INJECTION, detector="semantic", score=float(semantic[i]),
+                              reason="semantic (out of fold)")] if semantic[i] >= low else []
+            rows[group]["deep always"].append(policy.decide(findings + learned + always, role).action.stops)
             rows[group]["semantic"].append(semantic[i] >= policy.thresholds[ThreatKind.PROMPT_INJECTION].review)
         rows[group]["label"].append(ex.label)
         rows[group]["rules"].append(rules_action.stops)
@@ -75,7 +81,8 @@ def main() -> None:
         if i % 2000 == 0:
             print(f"  scored {i}/{len(oof.examples)}", file=sys.stderr)
 
-    systems = ["rules", "learned", "combined"] + (["semantic", "with deep tier"] if semantic is not None else [])
+    systems = ["rules", "learned", "combined"] + (["semantic", "with deep tier", "deep always"]
+                                                   if semantic is not None else [])
     report = {}
     for group in sorted(rows):
         r = rows[group]
@@ -97,6 +104,28 @@ def main() -> None:
         print(f"{system:9} mean catch over attack groups {s['mean_catch']:.1%}, mean false positives over benign groups {s['mean_fpr']:.2%}")
     if args.json:
         args.json.write_text(json.dumps({"groups": report, "summary": summary}, indent=2))
+    if args.markdown:
+        args.markdown.write_text(_markdown(report, summary, systems), encoding="utf-8")
+
+
+def _markdown(report: dict, summary: dict, systems: list[str]) -> str:
+    head = "| group | n | " + " | ".join(systems) + " |\n|---|---:|" + "---:|" * len(systems) + "\n"
+    rows = "".join(f"| {g} | {v['n']} | " + " | ".join(f"{v[s]:.1%}" for s in systems) + " |\n"
+                   for g, v in report.items())
+    notes = "".join(f"- **{s}**: mean catch over attack groups {v['mean_catch']:.1%}, mean false positives over "
+                    f"benign groups {v['mean_fpr']:.2%}\n" for s, v in summary.items())
+    return head + rows + "\n" + notes
+
+
+def _semantic_scores(path: Path, data: Path, seed: int, examples) -> np.ndarray:
+    """The semantic tier's out-of-fold scores for ``examples``, matched by text: its corpus adds
+    generated rows (`aimds.train.synth_intent`) that the fast tier's corpus does not hold."""
+    scores = np.load(path)
+    corpus = build_corpus(data, seed=seed, recipe=SemanticConfig().recipe)
+    if len(scores) != len(corpus):
+        raise SystemExit(f"{path}: {len(scores)} scores for a corpus of {len(corpus)}; retrain with the same seed")
+    by_text = {normalise_for_dedup(ex.text): float(p) for ex, p in zip(corpus, scores)}
+    return np.array([by_text.get(normalise_for_dedup(ex.text), np.nan) for ex in examples])
 
 
 def _group(ex) -> str:

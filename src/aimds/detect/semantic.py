@@ -5,12 +5,15 @@ embeds the whole text *and* overlapping windows of a few sizes (word pieces) and
 Why static embeddings: a table distilled from all-MiniLM-L6-v2 (`aimds.train.distill`) gives each
 window's vector from one prefix sum, so the deep tier costs about a millisecond per kilobyte with
 numpy and `tokenizers` alone. It generalises past the fast tier's n-grams to paraphrases that share
-no trigger words with known attacks. Training and calibration: `aimds.train.semantic`.
+no trigger words with known attacks. Why a row delta in the head: the table and the head were
+fine-tuned together (`aimds.train.finetune`); the head file carries the moved rows, so the shipped
+table stays the distilled one and retraining starts from it. Training and calibration:
+`aimds.train.semantic`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import IO
@@ -24,7 +27,7 @@ from aimds.text.views import Prepared, View
 from aimds.types import Finding, ThreatKind
 
 HEAD_FILE = "head.npz"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: fine-tuned table rows ride along with the head
 SEGMENT_CHARS = 32_768  # long texts are embedded in segments so memory stays bounded
 SEGMENT_OVERLAP = 512
 
@@ -32,7 +35,8 @@ SEGMENT_OVERLAP = 512
 @dataclass(frozen=True)
 class SemanticHead:
     """One-hidden-layer ReLU network over unit window vectors, with the anchored calibration of
-    `aimds.train.semantic`: ``logit = relu(v @ hidden_w + hidden_b) @ out_w + out_b``."""
+    `aimds.train.semantic`: ``logit = relu(v @ hidden_w + hidden_b) @ out_w + out_b``. ``table_rows``
+    and ``table_delta`` are the fine-tuned changes to the encoder's embedding table."""
 
     hidden_w: np.ndarray
     hidden_b: np.ndarray
@@ -44,6 +48,8 @@ class SemanticHead:
     stride_ratio: float
     review: float = 0.60
     block: float = 0.85
+    table_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    table_delta: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float16))
 
     @property
     def dims(self) -> int:
@@ -65,6 +71,8 @@ class SemanticHead:
             out_w=self.out_w.astype(np.float32),
             scalars=np.array([self.out_b, self.cal_a, self.cal_b, self.stride_ratio, self.review, self.block]),
             window_sizes=np.array(self.window_sizes, dtype=np.int64),
+            table_rows=self.table_rows.astype(np.int32),
+            table_delta=self.table_delta.astype(np.float16),
         )
 
     @classmethod
@@ -79,6 +87,8 @@ class SemanticHead:
                 out_w = data["out_w"].astype(np.float32)
                 out_b, cal_a, cal_b, stride, review, block = (float(x) for x in data["scalars"])
                 sizes = tuple(int(x) for x in data["window_sizes"])
+                rows = data["table_rows"].astype(np.int64)
+                delta = data["table_delta"].astype(np.float16)
         except ModelError:
             raise
         except Exception as exc:  # zip, key, value and OS errors all mean the same: unusable artifact
@@ -86,12 +96,15 @@ class SemanticHead:
         width = hidden_b.shape[0] if hidden_b.ndim == 1 else -1
         if hidden_w.ndim != 2 or hidden_w.shape[1] != width or out_w.shape != (width,):
             raise ModelError("semantic head has inconsistent shapes")
-        if not all(np.isfinite(a).all() for a in (hidden_w, hidden_b, out_w)):
+        if rows.ndim != 1 or delta.ndim != 2 or delta.shape[0] != rows.shape[0] \
+                or (rows.size and delta.shape[1] != hidden_w.shape[0]) or np.unique(rows).size != rows.size:
+            raise ModelError("semantic head's table rows and delta do not match")
+        if not all(np.isfinite(a).all() for a in (hidden_w, hidden_b, out_w, delta)):
             raise ModelError("semantic head holds non-finite weights")
         if not all(4 <= s <= 512 for s in sizes) or not 0.0 < stride <= 1.0 \
                 or not np.isfinite([out_b, cal_a, cal_b]).all():
             raise ModelError("semantic head has invalid scalars")
-        return cls(hidden_w, hidden_b, out_w, out_b, cal_a, cal_b, sizes, stride, review, block)
+        return cls(hidden_w, hidden_b, out_w, out_b, cal_a, cal_b, sizes, stride, review, block, rows, delta)
 
 
 @dataclass(frozen=True)
@@ -142,7 +155,8 @@ def load_scorer(model_dir: str | Path | None = None) -> SemanticScorer:
     head_path = model_dir / HEAD_FILE
     if not head_path.is_file():
         raise ModelError(f"semantic head not found in {model_dir.name!r}")
-    return SemanticScorer(StaticEncoder(model_dir), SemanticHead.load(head_path))
+    head = SemanticHead.load(head_path)
+    return SemanticScorer(StaticEncoder(model_dir, row_delta=(head.table_rows, head.table_delta)), head)
 
 
 class SemanticDetector:

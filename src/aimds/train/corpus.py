@@ -143,23 +143,24 @@ def fill_placeholders(text: str, rng: random.Random) -> str:
     return _PLACEHOLDER.sub(sub, text)
 
 
-def synthesize(real: list[Example], seed: int = 0) -> list[Example]:
+def synthesize(real: list[Example], seed: int = 0, recipe=None) -> list[Example]:
     """Generated benign text and indirect injections built from ``real``'s attack rows.
 
-    See `aimds.train.synth` for the recipe; the output is a pure function of ``real`` and ``seed``.
+    See `aimds.train.synth` for the recipe (``recipe``: a `synth.Recipe`, default the standard one);
+    the output is a pure function of ``real``, ``seed`` and ``recipe``.
     """
     from aimds.train import synth
 
-    return synth.generate(real, seed=seed)
+    return synth.generate(real, seed=seed, recipe=recipe or synth.Recipe())
 
 
-def build_corpus(data_dir: Path, seed: int = 0) -> list[Example]:
+def build_corpus(data_dir: Path, seed: int = 0, recipe=None) -> list[Example]:
     """Public rows (placeholders filled) plus generated rows, deduplicated, in a stable order."""
     rng = random.Random(seed)
     real = [replace(ex, text=fill_placeholders(ex.text, rng)) if ex.label else ex for ex in load_dataset(data_dir)]
     out: list[Example] = []
     seen: set[str] = set()
-    for ex in real + synthesize(real, seed=seed):
+    for ex in real + synthesize(real, seed=seed, recipe=recipe):
         key = normalise_for_dedup(ex.text)
         if key in seen:
             continue

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from aimds.train import synth_text as T
 from aimds.train.corpus import SYNTHETIC_FAMILY, Example
+from aimds.train.synth_intent import INTENT_GENERATORS
 
 Gen = Callable[[random.Random], str]
 
@@ -324,6 +325,7 @@ class Recipe:
     indirect_written: int = 1200
     written_direct: int = 300
     max_payload_chars: int = 1500
+    per_intent_type: int = 0  # attack/benign twins of `synth_intent` (0: not generated)
 
 
 def generate(real: list[Example], seed: int = 0, recipe: Recipe = Recipe()) -> list[Example]:
@@ -354,4 +356,7 @@ def generate(real: list[Example], seed: int = 0, recipe: Recipe = Recipe()) -> l
         else:
             text, source = _fill(rng, rng.choice(T.INDIRECT_PAYLOADS)), "synthetic:direct_written"
         out.append(Example(text, 1, "injection", source, SYNTHETIC_FAMILY, synthetic=True))
+    for name, (gen, label, category) in sorted(INTENT_GENERATORS.items()):
+        for _ in range(recipe.per_intent_type):
+            out.append(Example(gen(rng), label, category, f"synthetic:{name}", SYNTHETIC_FAMILY, synthetic=True))
     return out

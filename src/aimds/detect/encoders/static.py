@@ -27,7 +27,9 @@ class Windows:
 
 
 class StaticEncoder:
-    def __init__(self, model_dir: str | Path) -> None:
+    """``row_delta`` (token rows, float16 changes) adds fine-tuned changes to the distilled table."""
+
+    def __init__(self, model_dir: str | Path, row_delta: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         model_dir = Path(model_dir)
         try:
             from tokenizers import Tokenizer
@@ -41,6 +43,12 @@ class StaticEncoder:
             raise ModelError(f"semantic encoder artifacts in {model_dir.name!r} are missing or corrupt: {exc}") from exc
         if table.ndim != 2 or table.shape[0] != tokenizer.get_vocab_size() or not np.isfinite(table).all():
             raise ModelError("semantic embedding table does not match its tokenizer or holds non-finite values")
+        if row_delta is not None and len(row_delta[0]):
+            rows, delta = row_delta
+            if delta.shape != (len(rows), table.shape[1]) or rows.min() < 0 or rows.max() >= table.shape[0]:
+                raise ModelError("fine-tuned table rows do not fit the embedding table")
+            table = table.copy()
+            table[rows] = (table[rows].astype(np.float32) + delta.astype(np.float32)).astype(np.float16)
         tokenizer.no_padding()
         tokenizer.no_truncation()
         self.table = table
