@@ -1,4 +1,4 @@
-"""Admission of requests in groups (remote stores): one thread call per event-loop pass."""
+"""Admission of requests in groups: one call per event-loop pass (in a thread for remote stores)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from aimds.store.errors import StoreUnavailable
 from aimds.store.memory import MemoryStore
 
 
-def test_one_call_per_loop_pass_and_outcomes_per_request() -> None:
+@pytest.mark.parametrize("in_thread", [True, False])
+def test_one_call_per_loop_pass_and_outcomes_per_request(in_thread: bool) -> None:
     calls: list[list[tuple[str, str]]] = []
 
     def admit_many(requests: list[tuple[str, str]]) -> list[Principal | Exception]:
@@ -22,7 +23,7 @@ def test_one_call_per_loop_pass_and_outcomes_per_request() -> None:
                 for h, _ in requests]
 
     async def run() -> list[object]:
-        admission = GroupAdmission(admit_many, ThreadPoolExecutor(1))
+        admission = GroupAdmission(admit_many, ThreadPoolExecutor(1) if in_thread else None)
         futures = [admission.admit(h, "10.0.0.1") for h in ("ok-1", "bad", "ok-2")]
         results = await asyncio.gather(*futures, return_exceptions=True)
         later = await admission.admit("ok-3", "10.0.0.2")  # a later pass: a second call
@@ -34,12 +35,13 @@ def test_one_call_per_loop_pass_and_outcomes_per_request() -> None:
     assert isinstance(bad, InvalidCredentials)
 
 
-def test_a_failing_call_fails_every_request_of_its_group() -> None:
+@pytest.mark.parametrize("in_thread", [True, False])
+def test_a_failing_call_fails_every_request_of_its_group(in_thread: bool) -> None:
     def admit_many(requests: list[tuple[str, str]]) -> list[Principal | Exception]:
         raise StoreUnavailable("redis down")
 
     async def run() -> list[object]:
-        admission = GroupAdmission(admit_many, ThreadPoolExecutor(1))
+        admission = GroupAdmission(admit_many, ThreadPoolExecutor(1) if in_thread else None)
         return await asyncio.gather(admission.admit("a", "c"), admission.admit("b", "c"), return_exceptions=True)
 
     assert all(isinstance(r, StoreUnavailable) for r in asyncio.run(run()))

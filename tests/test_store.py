@@ -257,3 +257,14 @@ def test_redis_instances_appending_to_one_chain_keep_it_linked(redis_server: Red
     instances[1].close()
     assert logs[2].append([{"event": "late"}]) == [121]  # a stale tail in instance 2 is corrected
     assert logs[0].verify().ok
+
+
+def test_many_takes_of_one_bucket_answer_as_if_taken_in_turn(store: Store) -> None:
+    """A group of requests from one client: the first ones get the tokens left, the rest wait."""
+    rate, burst = 0.01, 3.0
+    got = store.take_tokens_many([("g", rate, burst, 1.0)] * 5 + [("other", rate, burst, 1.0)])
+    assert [ok for ok, _ in got] == [True, True, True, False, False, True]
+    assert got[3][1] > 50 and got[0][1] == 0.0
+    assert [ok for ok, _ in store.take_tokens_many([("g", rate, burst, 1.0)] * 2)] == [False, False]
+    plenty = store.take_tokens_many([("h", 1.0, 100.0, 1.0)] * 40)
+    assert all(ok for ok, _ in plenty) and not store.take_tokens("h", 1.0, 100.0, 61.0)[0]

@@ -61,7 +61,7 @@ class Service:
                               settings.jwt_algorithms, settings.jwt_role_claim)
         self.authenticate = Authenticator(self.keys, jwt)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="aimds-io")
-        self.admission = GroupAdmission(self._admit_many, self._pool)
+        self.admission = GroupAdmission(self._admit_many, self._pool if self.remote_store else None)
         # Anonymizing redaction reads and writes the vault in the store while checking.
         self.blocking_checks = self.remote_store and getattr(guard.settings, "redact_mode", "") == "anonymize"
         self._store_down_logged = False
@@ -123,11 +123,7 @@ class Service:
             principal = None
             try:
                 if roles is not None:
-                    header, client = request.headers.get("authorization") or "", self.client_address(request)
-                    if self.remote_store:
-                        principal = await self._admit_remote(header, client)
-                    else:
-                        principal = self._admit(header, client)
+                    principal = await self._admit(request.headers.get("authorization") or "", self.client_address(request))
                     require(principal, roles)
                 response = await handler(self, request, principal)
             except ApiError as exc:
@@ -163,19 +159,13 @@ class Service:
                 return forwarded.split(",")[0].strip()[:64]
         return request.client.host if request.client else "unknown"
 
-    async def _admit_remote(self, header: str, client: str) -> Principal:
+    async def _admit(self, header: str, client: str) -> Principal:
         try:
             return await within(self.admission.admit(header, client), self.settings.request_timeout_s)
         except asyncio.TimeoutError:
             exc = StoreUnavailable("authentication and rate limits did not answer in time")
             self.store_failed("admission", exc)
             raise exc from None
-
-    def _admit(self, header: str, client: str) -> Principal:
-        outcome = self._admit_many([(header, client)])[0]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
 
     def _admit_many(self, requests: list[tuple[str, str]]) -> list[Principal | Exception]:
         """Authenticate each (header, client address), then take every request's tokens -- its

@@ -209,14 +209,27 @@ class SQLiteStore:
         return self.take_tokens_many([(key, rate, burst, cost)])[0]
 
     def take_tokens_many(self, buckets: list[tuple[str, float, float, float]]) -> list[tuple[bool, float]]:
-        """Several buckets (key, rate, burst, cost) in one statement, atomic across processes."""
-        if len({key for key, *_ in buckets}) != len(buckets):
-            return [self.take_tokens(*bucket) for bucket in buckets]
-        now = self._clock()
-        params: list[object] = []
+        """Several buckets (key, rate, burst, cost) in one statement, atomic across processes, with the
+        answers taking them one after the other would give. A key listed more than once (many
+        requests from one client) is taken once for the sum of its costs; only if that is refused
+        are its takes replayed one by one, so the first ones still get the tokens left."""
+        combined: dict[str, tuple[float, float, float]] = {}
         for key, rate, burst, cost in buckets:
             if rate <= 0 or burst <= 0:
                 raise ValueError("token bucket needs a positive rate and burst")
+            total = combined[key][2] + cost if key in combined else cost
+            combined[key] = (rate, burst, total)
+        if len(combined) == len(buckets):
+            return self._take_distinct(buckets)
+        taken = self._take_distinct([(key, *spec) for key, spec in combined.items()])
+        allowed = {key for key, (ok, _) in zip(combined, taken) if ok}
+        return [(True, 0.0) if key in allowed else self._take_distinct([(key, rate, burst, cost)])[0]
+                for key, rate, burst, cost in buckets]
+
+    def _take_distinct(self, buckets: list[tuple[str, float, float, float]]) -> list[tuple[bool, float]]:
+        now = self._clock()
+        params: list[object] = []
+        for key, rate, burst, cost in buckets:
             ok = burst >= cost
             tokens = burst - cost if ok else burst
             params += (key, tokens, now, now + (burst - tokens) / rate, rate, burst, cost, ok)
