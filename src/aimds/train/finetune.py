@@ -85,9 +85,19 @@ def trainable_tokens(tw: TokenWindows, windows: np.ndarray, vocab: int, min_exam
     return np.bincount(pairs % vocab, minlength=vocab) >= min_examples
 
 
+def _csr_matrix():
+    try:
+        from scipy.sparse import csr_matrix
+    except ImportError as exc:  # training-only dependency
+        from aimds.errors import ConfigError
+
+        raise ConfigError("training needs scipy: pip install 'aimds[train]'") from exc
+    return csr_matrix
+
+
 def _batch_matrix(tw: TokenWindows, windows: np.ndarray):
     """Sparse (windows x used-tokens) averaging matrix and the used token ids."""
-    from scipy.sparse import csr_matrix
+    csr_matrix = _csr_matrix()
 
     positions, indptr = _positions(tw, windows)
     lengths = np.diff(indptr)
