@@ -244,7 +244,7 @@ def render_card(m: dict) -> str:
         f"{_auc(v.get('auc'))} |"
         for f, v in m["loso"].items()
     )
-    groups = "\n".join(f"| {g} | {_pct(v)} |" for g, v in m["benign_group_fpr"].items())
+    groups = "\n".join(f"| {g} | {_pct(v)} |" for g, v in sorted(m["benign_group_fpr"].items()))
     templates = ", ".join(f"{t} {_pct(v['fpr'])}" for t, v in m["template_fpr"].items())
     cfg = m["config"]
     ft = cfg["finetune"]
