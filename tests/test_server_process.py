@@ -93,3 +93,24 @@ def test_workers_share_one_audit_chain(tmp_path) -> None:
         server.stop()
     out = cli("audit", "verify", env=env)
     assert out.returncode == 0 and "80 records intact" in out.stdout
+
+
+def test_workers_share_one_rate_limit(tmp_path) -> None:
+    """Two workers on one SQLite file, requests admitted in groups: a burst of 30 (then 2/s) holds
+    across both, and every refused request is a 429 with Retry-After."""
+    env = {"AIMDS_DATA_DIR": str(tmp_path), "AIMDS_RATE_PER_KEY_PER_MIN": "120", "AIMDS_BURST_PER_KEY": "30"}
+    key = new_key("checker", env)
+    server = ServerProcess(env, workers=2)
+    try:
+        started = time.monotonic()
+        with httpx.Client(base_url=server.url, headers=bearer(key), timeout=10) as http:
+            with concurrent.futures.ThreadPoolExecutor(16) as pool:
+                replies = list(pool.map(lambda i: http.post("/v1/check", json={"text": f"t{i}"}), range(120)))
+        elapsed = time.monotonic() - started
+    finally:
+        server.stop()
+    codes = [r.status_code for r in replies]
+    allowed = codes.count(200)
+    assert codes.count(429) == len(codes) - allowed
+    assert all(int(r.headers["retry-after"]) >= 1 for r in replies if r.status_code == 429)
+    assert 30 <= allowed <= 30 + 2 * elapsed * 1.05 + 1, (allowed, elapsed)
