@@ -8,7 +8,7 @@ concurrency for its latency when the server is not saturated. Then the batch end
 the streaming output check in milliseconds per chunk (one NDJSON request of many small chunks, end to
 end through HTTP), and the resident memory of each worker.
 
-    python bench/bench_http.py [--duration 10] [--connections 32] [--workers 1 2]
+    python bench/bench_http.py [--duration 10] [--connections 32] [--workers 1 2] [--store redis]
 """
 
 from __future__ import annotations
@@ -165,13 +165,30 @@ def main() -> None:
                         help="a second /v1/check run at this concurrency: latency when the server is not saturated")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--store", default="sqlite://", help="store URL (default: SQLite in a temp data dir)")
+    parser.add_argument("--store", default="sqlite://",
+                        help="store URL, or 'redis' for a throwaway redis-server on a free port (default: SQLite "
+                             "in a temp data dir)")
     args = parser.parse_args()
     if args.store.startswith("memory"):
         raise SystemExit("memory:// cannot see keys made by another process; use sqlite:// or redis://")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+    redis_proc = None
+    if args.store == "redis":
+        port = free_port()
+        redis_proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        args.store = f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.5)
+    try:
+        run(args)
+    finally:
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(10)
 
+
+def run(args: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="aimds-bench-"))
     env = os.environ | {"AIMDS_DATA_DIR": str(data), "AIMDS_STORE_URL": args.store, "AIMDS_BENCH_NOOP": "true",
                         "AIMDS_ACCESS_LOG": "false", "AIMDS_LOG_LEVEL": "warning",
@@ -210,7 +227,6 @@ def main() -> None:
             proc.wait(30)
     print(json.dumps(results, indent=2))
     shutil.rmtree(data, ignore_errors=True)
-
 
 
 if __name__ == "__main__":
