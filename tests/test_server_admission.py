@@ -6,8 +6,10 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from aimds.auth import ApiRole, InvalidCredentials, KeyRing, Principal
+from aimds.auth import ApiRole, Authenticator, AuthError, Forbidden, InvalidCredentials, KeyRing, Principal
 from aimds.server.admission import GroupAdmission
 from aimds.store.errors import StoreUnavailable
 from aimds.store.memory import MemoryStore
@@ -68,3 +70,33 @@ def test_keys_of_a_group_are_read_in_one_store_call() -> None:
     assert [type(o).__name__ for o in outcomes[1:]] == ["RevokedCredentials", "InvalidCredentials", "InvalidCredentials"]
     with pytest.raises(InvalidCredentials):
         ring.authenticate("aimds_short")
+
+
+def _one_by_one(auth: Authenticator, header: str) -> object:
+    try:
+        return auth(header)
+    except (AuthError, Forbidden) as exc:
+        return (type(exc), str(exc))
+
+
+def _as_comparable(outcome: object) -> object:
+    return (type(outcome), str(outcome)) if isinstance(outcome, Exception) else outcome
+
+
+_RING_STORE = MemoryStore()
+_RING = KeyRing(_RING_STORE)
+_GOOD = _RING.create("checker")[0]
+_REVOKED, _RECORD = _RING.create("admin")
+_RING.revoke(_RECORD["id"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(
+    st.sampled_from([f"Bearer {_GOOD}", f"Bearer {_REVOKED}", f"bearer  {_GOOD} ", f"Bearer {_GOOD[:-1]}",
+                     "Bearer aimds_short", "Basic abc", "", "Bearer ", f"Bearer {_GOOD}x", "Bearer eyJ.not.jwt"]),
+    st.text(max_size=60).map(lambda t: "Bearer " + t),
+    st.text(max_size=40),
+), max_size=12))
+def test_group_authentication_answers_each_header_as_alone(headers: list[str]) -> None:
+    auth = Authenticator(_RING)
+    assert [_as_comparable(o) for o in auth.many(headers)] == [_one_by_one(auth, h) for h in headers]
