@@ -319,8 +319,14 @@ frozen table to 65.5% / 2.59% with this one.
   least 5 training texts free: 49.9%; and all-zero rows (`[UNK]`, special tokens) frozen: 53.4% and
   52.7% (two seeds), the shipped recipe (its own run, with a different validation split, gave the
   figures above). A learned `[UNK]` row had flagged 99% of held-out Chinese benign text.
-- Table lr 1e-3: 54.6%; 3e-3: 58.1% and 46.1% (two seeds); 1e-2: 57.9%. Seed-to-seed spread is
-  about ±6 points, so the most stable setting (3e-4) ships.
+- Table lr 1e-3: 54.6%; 3e-3: 58.1% and 46.1% (two seeds); 1e-2: 57.9%. With the shipped
+  validation split: lr 3e-4 gave 56.1% and 53.3% (two seeds), lr 1e-3 56.1% and 50.1%.
+  Seed-to-seed spread is up to ±6 points, so the steadiest setting (3e-4) ships.
+- Pull toward the distilled rows 1e-2 instead of 1e-3: 49.3%; 1e-4: 55.8% and 55.0% (two seeds,
+  within the spread of 1e-3; the stronger pull ships, as it keeps unseen corpora closer to MiniLM). Loss weight 30% on attacks instead
+  of 50%: 49.2%; 70%: 56.4% (one seed each, against 56.1% for the same seed): not kept.
+- Averaging the logits of two seeds' models gives the mean of their catch rates, not more
+  (54.2% from 56.1% and 50.1%), so one model ships.
 - Shifting each fold's logits to its own validation 1% point before the shared calibration: 47.2%
   and 53.2% (two seeds, lr 3e-3): no steadier, not kept.
 - 600 draws per type of `aimds.train.synth_intent` (probes, hijacks, rule breaking in six
