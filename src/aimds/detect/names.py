@@ -94,7 +94,9 @@ class NameRecognizer:
             self._org_place = lower(rules["org_place"])
             self._never = lower(rules["never_name"])
             self._titles = lower(str(t).rstrip(".") for t in rules["titles"])
-            particles = sorted(lower(rules["particles"]), key=len, reverse=True)
+            # Longest first, then alphabetical: the expression must not depend on set order (the
+            # hash seed), or every process compiles its own Hyperscan database and caches a new file.
+            particles = sorted(lower(rules["particles"]), key=lambda w: (-len(w), w))
             cues = {str(c).lower(): kind for kind in ("weak", "known", "intro") for c in rules["cues"][kind]}
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise RulePackError(f"name rules are incomplete or malformed: {exc!r}") from None
@@ -106,7 +108,7 @@ class NameRecognizer:
         # "M." (Monsieur) only counts with its dot.
         cues.update({t + ".": "title" for t in self._titles})
         cues.update({t: "title" for t in lower(rules["titles"]) if not t.endswith(".")})
-        self._cues = dict(sorted(cues.items(), key=lambda kv: -len(kv[0])))
+        self._cues = dict(sorted(cues.items(), key=lambda kv: (-len(kv[0]), kv[0])))
         self._cue_suffixes = tuple(self._cues)
         particle = "|".join(map(re.escape, particles))
         connector = rf"(?:[{_UPPER}]\.[ \t]{{1,2}})?(?:(?:{particle})[ \t]{{1,2}}){{0,2}}"

@@ -78,7 +78,7 @@ def load_pattern_rules(name: str) -> tuple[list[dict[str, Any]], PatternSet]:
     except (OSError, yaml.YAMLError) as exc:
         raise RulePackError(f"cannot load rule pack {name}: {exc}") from None
     vocab = {
-        key: "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        key: "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
         for key, words in (data.get("vocab") or {}).items()
     }
     rules = list(data.get("patterns") or [])
