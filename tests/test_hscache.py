@@ -28,3 +28,18 @@ def test_every_database_is_reused_by_the_next_process(tmp_path: Path) -> None:
     assert first  # the detectors did use the cache
     _build_guard(tmp_path, "2")
     assert sorted(p.name for p in tmp_path.iterdir()) == first
+
+
+def test_the_cache_keeps_only_the_newest_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aimds.detect import hscache
+
+    monkeypatch.setenv("AIMDS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(hscache, "MAX_FILES", 3)
+    made = []
+    for i in range(6):
+        before = set(tmp_path.glob("hs-*.db"))
+        hscache.compile_database([f"word{i}".encode()], [0], [0])
+        (new,) = set(tmp_path.glob("hs-*.db")) - before
+        os.utime(new, (1_000_000 + i, 1_000_000 + i))  # written in this order, whatever the clock's grain
+        made.append(new)
+    assert sorted(tmp_path.glob("hs-*.db")) == sorted(made[-3:])

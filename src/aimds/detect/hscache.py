@@ -4,7 +4,8 @@ Compiling a few dozen patterns takes most of a second, which would dominate `imp
 `Guard()`. The serialized database is cached on disk, keyed by a hash of the expressions, ids, flags
 and Hyperscan version, under ``AIMDS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/aimds`` or
 ``~/.cache/aimds``); an empty ``AIMDS_CACHE_DIR`` turns the cache off. A cache file that cannot be
-read or written only costs a recompile.
+read or written only costs a recompile. Each rule-pack version leaves a file, so the directory keeps
+only the ``MAX_FILES`` most recently written.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import hyperscan
+
+MAX_FILES = 64
 
 
 def compile_database(expressions: Sequence[bytes], ids: Sequence[int], flags: Sequence[int]) -> Any:
@@ -34,6 +37,7 @@ def compile_database(expressions: Sequence[bytes], ids: Sequence[int], flags: Se
     db.compile(expressions=list(expressions), ids=list(ids), elements=len(expressions), flags=list(flags))
     if path is not None:
         _write_atomically(path, hyperscan.dumpb(db))
+        _prune(path.parent)
     return db
 
 
@@ -58,5 +62,15 @@ def _write_atomically(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _prune(cache_dir: Path) -> None:
+    """Delete all but the ``MAX_FILES`` newest cache files (another process may race us: ignore it)."""
+    try:
+        files = sorted(cache_dir.glob("hs-*.db"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for old in files[MAX_FILES:]:
+            old.unlink(missing_ok=True)
     except OSError:
         pass
