@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from aimds import yamlio
 from aimds.act.redact import entity_of
 from aimds.errors import InvalidInput, RulePackError
 from aimds.text.views import Prepared, identity_view
@@ -100,7 +101,7 @@ def _load(path: str | Path | None) -> tuple[ClassRule, ...]:
     try:
         raw = (Path(path).read_text(encoding="utf-8") if path is not None
                else resources.files("aimds").joinpath("classify.yaml").read_text(encoding="utf-8"))
-        data = yaml.safe_load(raw)
+        data = yamlio.load(raw)
         rules = []
         for item in data["rules"]:
             words = item.get("keywords") or []

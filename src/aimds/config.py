@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
+from aimds import yamlio
 from aimds.errors import ConfigError
 from aimds.types import ThreatKind
 
@@ -118,7 +119,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     path = path or os.environ.get("AIMDS_CONFIG")
     if path:
         try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            loaded = yamlio.load(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:

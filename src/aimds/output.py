@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 
+from aimds import yamlio
 from aimds.act.redact import Redactor, RedactMode
 from aimds.detect.pii import PiiDetector
 from aimds.detect.secrets import SecretDetector
@@ -81,7 +82,7 @@ class OutputRules:
             else:
                 with open(path, encoding="utf-8") as fh:
                     text = fh.read()
-            data = yaml.safe_load(text)
+            data = yamlio.load(text)
             persona = tuple(
                 (p["id"], float(p["score"]), re.compile(p["pattern"], re.IGNORECASE)) for p in data["persona"]
             )

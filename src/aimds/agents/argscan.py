@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from aimds import yamlio
 from aimds.agents.ltl.atoms import _domain_member
 from aimds.errors import ConfigError
 from aimds.types import Finding, ThreatKind
@@ -45,7 +46,7 @@ def load_rules(text: str | None = None) -> tuple[ArgRule, ...]:
     if text is None:
         text = (resources.files("aimds.agents") / "argscan.yaml").read_text(encoding="utf-8")
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = yamlio.load(text) or {}
         rules = []
         for item in raw.get("rules", []):
             if item["where"] not in ("any", "path"):

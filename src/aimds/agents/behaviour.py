@@ -16,7 +16,8 @@ from enum import Enum
 from importlib import resources
 from typing import Any
 
-import yaml
+
+from aimds import yamlio
 
 MAX_TOOLS = 1000
 MAX_SHAPES = 10_000
@@ -32,7 +33,7 @@ class AgentHealth(str, Enum):
 
 
 def load_behaviour_settings() -> dict[str, Any]:
-    return yaml.safe_load((resources.files("aimds.agents") / "behaviour.yaml").read_text(encoding="utf-8"))
+    return yamlio.load((resources.files("aimds.agents") / "behaviour.yaml").read_text(encoding="utf-8"))
 
 
 @dataclass

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aimds import yamlio
 from aimds.agents.ltl import ast
 from aimds.agents.ltl.errors import PolicyError, PolicySyntaxError
 from aimds.agents.ltl.parser import parse
@@ -170,7 +171,7 @@ def load_policy_text(
     if len(text.encode("utf-8")) > MAX_POLICY_FILE_BYTES:
         raise PolicyError(f"{source}: policy file larger than {MAX_POLICY_FILE_BYTES} bytes")
     try:
-        raw = yaml.safe_load(text)
+        raw = yamlio.load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from None
     if raw is None:

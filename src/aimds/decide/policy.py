@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Iterable
 
-import yaml
 
+from aimds import yamlio
 from aimds.config import Settings, Threshold
 from aimds.errors import ConfigError
 from aimds.types import Action, Finding, Role, ThreatKind, strictest
@@ -37,7 +37,7 @@ class DecisionPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "DecisionPolicy":
-        raw = yaml.safe_load(resources.files("aimds.decide").joinpath("defaults.yaml").read_text("utf-8"))
+        raw = yamlio.load(resources.files("aimds.decide").joinpath("defaults.yaml").read_text("utf-8"))
         try:
             thresholds = {ThreatKind(k): Threshold(**v) for k, v in raw["thresholds"].items()}
             families = {

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
 
+from aimds import yamlio
 from aimds.config import Settings
 from aimds.detect.rulepack import _byte_to_char_mapper
 from aimds.detect.signatures import mention_context
@@ -58,7 +58,7 @@ class Lexicon:
 
     @classmethod
     def load(cls, text: str | None = None) -> "Lexicon":
-        raw = yaml.safe_load(text if text is not None else
+        raw = yamlio.load(text if text is not None else
                              resources.files("aimds.detect").joinpath("rules", "intent.yaml").read_text("utf-8"))
         try:
             classes = {

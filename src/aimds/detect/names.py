@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from aimds import yamlio
 from aimds.detect.prefilter import PatternSet, PatternSpec
 from aimds.errors import RulePackError
 
@@ -286,7 +287,7 @@ def _ascii_only(regex: str) -> str:
 def _load_yaml(name: str) -> dict[str, Any]:
     try:
         text = resources.files("aimds.detect").joinpath("rules", name).read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = yamlio.load(text)
     except (OSError, yaml.YAMLError) as exc:
         raise RulePackError(f"cannot load rule pack {name}: {exc}") from None
     if not isinstance(data, dict):

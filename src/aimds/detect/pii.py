@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from aimds import yamlio
 from aimds.config import Settings
 from aimds.detect.names import RULE_DETAILS as NAME_RULE_DETAILS
 from aimds.detect.names import default_recognizer
@@ -74,7 +75,7 @@ def load_pattern_rules(name: str) -> tuple[list[dict[str, Any]], PatternSet]:
     """Read a shipped YAML pattern pack (``detect/rules/<name>``) and compile it."""
     try:
         text = resources.files("aimds.detect").joinpath("rules", name).read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = yamlio.load(text)
     except (OSError, yaml.YAMLError) as exc:
         raise RulePackError(f"cannot load rule pack {name}: {exc}") from None
     vocab = {

@@ -39,6 +39,7 @@ try:  # sre internals moved in 3.11; both expose the same parse tree.
 except ImportError:  # pragma: no cover - Python 3.10
     import sre_parse  # type: ignore[no-redef]
 
+from aimds import yamlio
 from aimds.errors import RulePackError
 from aimds.types import ThreatKind
 
@@ -89,7 +90,7 @@ def shipped_pack_paths() -> list[Path]:
 def load_pack(path: str | Path) -> RulePack:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlio.load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RulePackError(f"{path}: cannot read rule pack ({exc.strerror})") from exc
     except yaml.YAMLError as exc:

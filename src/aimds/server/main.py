@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from starlette.applications import Starlette
 
+from aimds import yamlio
 from aimds.errors import ConfigError
 from aimds.server.logs import configure
 from aimds.server.settings import ServerSettings, load_server_settings
@@ -23,7 +24,7 @@ def read_config(path: str | os.PathLike[str] | None) -> tuple[dict[str, Any], di
     if not path:
         return {}, {}
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = yamlio.load(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
