@@ -45,9 +45,7 @@ async def check(svc: Service, request: Request, principal: Principal | None) -> 
     assert principal is not None
     body: CheckRequest = await svc.read_json(request, CheckRequest, fast_check)
     svc.check_text_size(body.text)
-    fn = partial(svc.guard.check, body.text, role=body.role.value, session_id=body.session_id,
-                 agent_id=body.agent_id, context=body.context)
-    verdict = svc.observe(await svc.run_guard(fn, len(body.text), svc.blocking_checks))
+    verdict = svc.observe(await svc.check_text(body.text, body.role.value, body.session_id, body.agent_id, body.context))
     headers = await svc.record([verdict], [body.text], principal, svc.client_address(request), "check")
     return json_response(verdict, headers=headers)
 

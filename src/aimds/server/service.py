@@ -30,6 +30,7 @@ from aimds.audit import AuditLog, KvBuilder, decision_entry
 from aimds.auth import ApiRole, Authenticator, AuthError, Forbidden, JwtVerifier, KeyRing, Principal, require
 from aimds.errors import AimdsError, InputTooLarge, InvalidInput
 from aimds.server.admission import GroupAdmission
+from aimds.server.batcher import CheckBatcher
 from aimds.server.commit import committer_for
 from aimds.server.errors import ApiError
 from aimds.server.http import Handler, request_id_of, within
@@ -62,6 +63,7 @@ class Service:
         self.authenticate = Authenticator(self.keys, jwt)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="aimds-io")
         self.admission = GroupAdmission(self._admit_many, self._pool if self.remote_store else None)
+        self.batcher = CheckBatcher(guard)
         # Anonymizing redaction reads and writes the vault in the store while checking.
         self.blocking_checks = self.remote_store and getattr(guard.settings, "redact_mode", "") == "anonymize"
         self._store_down_logged = False
@@ -281,6 +283,21 @@ class Service:
                            f"{what} is {len(text)} characters; the limit is {self.settings.max_text_chars}")
 
     # --- checking and recording -----------------------------------------------------------------
+    async def check_text(self, text: str, role: str, session_id: str | None, agent_id: str | None,
+                         context: dict[str, Any] | None) -> Any:
+        """One text's verdict: short ones with the others of this loop pass (`CheckBatcher`), the
+        rest through `run_guard`."""
+        if context or len(text) > self.settings.inline_check_chars or self.blocking_checks:
+            fn = partial(self.guard.check, text, role=role, session_id=session_id, agent_id=agent_id, context=context)
+            return await self.run_guard(fn, len(text), self.blocking_checks)
+        start = time.perf_counter()
+        try:
+            verdict = await self.batcher.check(text, role, session_id, agent_id)
+        except AimdsError as exc:
+            raise _guard_error(exc) from None
+        self.metrics.check_latency.observe(time.perf_counter() - start)
+        return verdict
+
     async def run_guard(self, fn: Callable[[], Any], chars: int, blocking_io: bool = False) -> Any:
         """Short texts run inline (no thread hop); long ones, and work that waits on a remote store,
         in a thread bounded by the request timeout. Guard errors become 4xx answers."""
@@ -294,14 +311,8 @@ class Service:
                 result = await within(loop.run_in_executor(self._pool, context.run, fn), self.settings.request_timeout_s)
         except asyncio.TimeoutError:
             raise ApiError(503, "check_timeout", "the check did not finish in time", headers={"retry-after": "1"}) from None
-        except InputTooLarge as exc:
-            raise ApiError(413, exc.code, str(exc)) from None
-        except InvalidInput as exc:
-            raise ApiError(422, exc.code, str(exc)) from None
-        except StoreUnavailable:
-            raise
         except AimdsError as exc:
-            raise ApiError(400, exc.code, str(exc)) from None
+            raise _guard_error(exc) from None
         self.metrics.check_latency.observe(time.perf_counter() - start)
         return result
 
@@ -371,6 +382,18 @@ class Service:
     def stop(self) -> None:
         """Store what is queued. The store stays open: the app may be started again (tests, reloads)."""
         self.committer.stop()
+
+
+def _guard_error(exc: AimdsError) -> Exception:
+    """What a failed check answers: 413 too large, 422 invalid, 400 otherwise; a store outage stays
+    itself (503, or the configured failure mode)."""
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    if isinstance(exc, InputTooLarge):
+        return ApiError(413, exc.code, str(exc))
+    if isinstance(exc, InvalidInput):
+        return ApiError(422, exc.code, str(exc))
+    return ApiError(400, exc.code, str(exc))
 
 
 def validate(model: type[BaseModel], body: bytes | str) -> Any:
