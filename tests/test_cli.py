@@ -84,3 +84,25 @@ def test_eval_rejects_malformed_rows(tmp_path):
     data.write_text('{"text": "hi"}\n')
     result = runner.invoke(app, ["eval", str(data)])
     assert result.exit_code == 2 and "label" in result.output
+
+
+def test_training_report_shows_rates_only_where_there_are_examples():
+    from rich.console import Console
+
+    from aimds.cli._common import print_loso
+
+    result = {"loso": {"fam_a": {"n_attack": 4, "catch_rate": 0.5, "n_benign": 0, "fpr": float("nan")},
+                       "fam_b": {"n_attack": 0, "catch_rate": 0.0, "n_benign": 10, "fpr": 0.1}},
+              "loso_mean_catch_rate": 0.5, "loso_mean_fpr": 0.1, "wide_benign_fpr": 0.01}
+    console = Console(record=True, width=120)
+    print_loso(console, result, "OUT")
+    text = console.export_text()
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]] for line in text.splitlines()
+            if line.startswith("│")}
+    assert rows["fam_a"] == ["4", "50.0%", "0", "n/a"] and rows["fam_b"] == ["0", "n/a", "10", "10.0%"]
+    assert "indirect" not in text and "written to OUT" in text
+    result["loso"]["fam_a"]["indirect_catch_rate"] = 0.25
+    console = Console(record=True, width=120)
+    print_loso(console, result, "OUT")
+    text = console.export_text()
+    assert "indirect catch" in text and "25.0%" in text

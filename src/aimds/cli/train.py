@@ -10,9 +10,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from aimds.cli._common import EXIT_ERROR, cli_errors
+from aimds.cli._common import EXIT_ERROR, cli_errors, print_loso
 
 train_app = typer.Typer(help="Train detector models from labelled JSONL files.", no_args_is_help=True)
 
@@ -37,18 +36,7 @@ def fast(
         task = bar.add_task("starting", total=1.0)
         result = train_fast(data, out, seed=seed,
                             progress=lambda stage, frac: bar.update(task, description=stage, completed=frac))
-    table = Table(title="leave-one-source-out (review threshold)")
-    for col in ("family", "attacks", "catch", "benign", "FPR"):
-        table.add_column(col)
-    for family, v in result["loso"].items():
-        table.add_row(family, str(v["n_attack"]), _pct(v["catch_rate"]), str(v["n_benign"]), _pct(v["fpr"]))
-    console.print(table)
-    console.print(f"mean catch {_pct(result['loso_mean_catch_rate'])}, mean FPR {_pct(result['loso_mean_fpr'])}, "
-                  f"wide-benign FPR {_pct(result['wide_benign_fpr'])}; written to {out}")
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None or x != x else f"{100 * x:.1f}%"
+    print_loso(console, result, out)
 
 
 def register(app: typer.Typer) -> None:

@@ -13,9 +13,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from aimds.cli._common import EXIT_ERROR, cli_errors
+from aimds.cli._common import EXIT_ERROR, cli_errors, print_loso
 from aimds.cli.train import DataOption, train_app
 
 
@@ -57,19 +56,7 @@ def semantic(
         task = bar.add_task("starting", total=1.0)
         result = train_semantic(data, out, encoder, seed=seed, oof_out=oof,
                                 progress=lambda stage, frac: bar.update(task, description=stage, completed=frac))
-    table = Table(title="leave-one-source-out (review threshold)")
-    for col in ("family", "attacks", "catch", "benign", "FPR", "indirect catch"):
-        table.add_column(col)
-    for family, v in result["loso"].items():
-        table.add_row(family, str(v["n_attack"]), _pct(v["catch_rate"] if v["n_attack"] else None), str(v["n_benign"]),
-                      _pct(v["fpr"] if v["n_benign"] else None), _pct(v.get("indirect_catch_rate")))
-    console.print(table)
-    console.print(f"mean catch {_pct(result['loso_mean_catch_rate'])}, mean FPR {_pct(result['loso_mean_fpr'])}, "
-                  f"wide-benign FPR {_pct(result['wide_benign_fpr'])}; written to {out}")
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None or x != x else f"{100 * x:.1f}%"
+    print_loso(console, result, out)
 
 
 def register(app: typer.Typer) -> None:
