@@ -25,7 +25,6 @@ from aimds.train.fast import out_of_fold
 from aimds.train.semantic import SemanticConfig
 from aimds.types import Finding, Role, ThreatKind
 
-LEARNED_FLOOR = 0.15  # the learned detector reports nothing below the deep-tier band
 _MANIPULATION = {ThreatKind.PROMPT_INJECTION, ThreatKind.INDIRECT_INJECTION, ThreatKind.JAILBREAK,
                  ThreatKind.SYSTEM_PROMPT_EXTRACTION}
 
@@ -36,6 +35,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path, help="also write the table and summary as markdown (docs/evaluation.md)")
+    parser.add_argument("--dump", type=Path, help="write one JSON line per example (group, text, scores, decisions) for error analysis")
     parser.add_argument("--semantic-oof", type=Path,
                         help="out-of-fold semantic scores from `aimds train semantic --oof FILE` (same seed)")
     args = parser.parse_args()
@@ -45,8 +45,10 @@ def main() -> None:
     guard = Guard(cache_size=0, semantic="off")
     rule_detectors = [d for d in guard.detectors if d.tier == "fast" and d.name not in ("learned", "pii", "secrets")]
     policy: DecisionPolicy = guard.policy
+    floor = guard.settings.semantic_band[0]  # the learned detector reports nothing below the deep-tier band
 
     rows = defaultdict(lambda: defaultdict(list))
+    dump = args.dump.open("w", encoding="utf-8") if args.dump else None
     for i, ex in enumerate(oof.examples):
         if not oof.scored[i]:
             continue
@@ -59,7 +61,7 @@ def main() -> None:
         rules_action = policy.decide(findings, role).action
         learned_p = float(oof.prob[i])
         learned = [Finding(kind=ThreatKind.PROMPT_INJECTION, detector="learned", score=learned_p,
-                           reason="learned (out of fold)")] if learned_p >= LEARNED_FLOOR else []
+                           reason="learned (out of fold)")] if learned_p >= floor else []
         combined = policy.decide(findings + learned, role)
         group = _group(ex)
         if semantic is not None:
@@ -78,9 +80,17 @@ def main() -> None:
         rows[group]["rules"].append(rules_action.stops)
         rows[group]["learned"].append(learned_p >= policy.thresholds[ThreatKind.PROMPT_INJECTION].review)
         rows[group]["combined"].append(combined.action.stops)
+        if dump is not None:
+            dump.write(json.dumps({"group": group, "label": ex.label, "text": ex.text, "learned_p": learned_p,
+                                   "semantic_p": None if semantic is None else float(semantic[i]),
+                                   "findings": [[f.detector, f.kind.value, round(f.score, 3)] for f in findings],
+                                   **{s: bool(v[-1]) for s, v in rows[group].items() if s != "label"}},
+                                  ensure_ascii=False) + "\n")
         if i % 2000 == 0:
             print(f"  scored {i}/{len(oof.examples)}", file=sys.stderr)
 
+    if dump is not None:
+        dump.close()
     systems = ["rules", "learned", "combined"] + (["semantic", "with deep tier", "deep always"]
                                                    if semantic is not None else [])
     report = {}

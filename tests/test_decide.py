@@ -36,6 +36,14 @@ def test_corroborating_detectors_raise_the_score_but_one_detector_twice_does_not
     assert POLICY.decide(same_detector, Role.USER).risk == 0.7
 
 
+def test_models_trained_on_the_same_data_are_one_witness():
+    models = [f(ThreatKind.PROMPT_INJECTION, 0.58, "learned"), f(ThreatKind.PROMPT_INJECTION, 0.5, "semantic")]
+    model_and_rule = [f(ThreatKind.PROMPT_INJECTION, 0.58, "learned"), f(ThreatKind.PROMPT_INJECTION, 0.5, "signatures")]
+    assert POLICY.decide(models, Role.USER).risk == 0.58
+    assert POLICY.decide(models, Role.USER).action is Action.ALLOW
+    assert POLICY.decide(model_and_rule, Role.USER).action is Action.REVIEW
+
+
 def test_system_role_is_capped():
     decision = POLICY.decide([f(ThreatKind.PROMPT_INJECTION, 0.99)], Role.SYSTEM)
     assert decision.action is Action.ALLOW

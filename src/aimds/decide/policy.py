@@ -34,6 +34,8 @@ class DecisionPolicy:
     redirected_in_third_party: frozenset[ThreatKind]
     families: dict[ThreatKind, str]
     corroboration_weight: float
+    #: detector -> the witness it counts as in corroboration (detectors trained on the same data share one)
+    witness: dict[str, str]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "DecisionPolicy":
@@ -49,6 +51,7 @@ class DecisionPolicy:
                 redirected_in_third_party=frozenset(ThreatKind(k) for k in raw["redirected_in_third_party"]),
                 families=families,
                 corroboration_weight=float(raw["corroboration_weight"]),
+                witness={name: group[0] for group in raw["shared_evidence"] for name in group},
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise ConfigError(f"decide/defaults.yaml is invalid: {exc}") from exc
@@ -69,7 +72,7 @@ class DecisionPolicy:
         return out
 
     def kind_scores(self, findings: Iterable[Finding]) -> dict[ThreatKind, float]:
-        """Per kind: the strongest finding, raised by corroborating detectors of the same family."""
+        """Per kind: the strongest finding, raised by corroborating witnesses of the same family."""
         per_detector: dict[tuple[str, str], float] = {}
         best_kind: dict[str, tuple[ThreatKind, float]] = {}
         scores: dict[ThreatKind, float] = {}
@@ -78,7 +81,7 @@ class DecisionPolicy:
             scores[f.kind] = max(scores.get(f.kind, 0.0), f.score)
             if family is None:
                 continue
-            key = (family, f.detector)
+            key = (family, self.witness.get(f.detector, f.detector))
             per_detector[key] = max(per_detector.get(key, 0.0), f.score)
             if f.score > best_kind.get(family, (f.kind, -1.0))[1]:
                 best_kind[family] = (f.kind, f.score)

@@ -517,14 +517,14 @@ def load_shipped() -> FastModel:
 
 
 class LearnedDetector:
-    """Scores the folded view and every decoded payload; reports the worst window as one finding."""
+    """Scores `Prepared.model_views`; reports the worst window as one finding."""
 
     name = "learned"
     tier = "fast"
     kinds = frozenset({ThreatKind.PROMPT_INJECTION, ThreatKind.JAILBREAK, ThreatKind.INDIRECT_INJECTION,
                        ThreatKind.SYSTEM_PROMPT_EXTRACTION})
 
-    def __init__(self, model: FastModel, report_floor: float = 0.15) -> None:
+    def __init__(self, model: FastModel, report_floor: float = 0.07) -> None:
         self.scorer = FastScorer(model)
         self.report_floor = report_floor
 
@@ -536,12 +536,12 @@ class LearnedDetector:
         return ThreatKind.PROMPT_INJECTION
 
     def scan(self, prepared: Prepared) -> list[Finding]:
-        views = _scored_views(prepared)
+        views = prepared.model_views
         return self._pick(views, [self.scorer.score(v.text, detail_floor=self.report_floor) for v in views])
 
     def scan_many(self, prepared: Sequence[Prepared]) -> list[list[Finding]]:
         """Every view of every input scored in one `FastScorer.score_many` call."""
-        views = [_scored_views(p) for p in prepared]
+        views = [p.model_views for p in prepared]
         scores = self.scorer.score_many([v.text for vs in views for v in vs], detail_floor=self.report_floor)
         out, at = [], 0
         for vs in views:
@@ -549,7 +549,7 @@ class LearnedDetector:
             at += len(vs)
         return out
 
-    def _pick(self, views: list[View], scores: list[Scored]) -> list[Finding]:
+    def _pick(self, views: Sequence[View], scores: list[Scored]) -> list[Finding]:
         """One finding for the worst-scoring view (the first of equals), if it reaches the floor."""
         best: tuple[Scored, View] | None = None
         for view, scored in zip(views, scores):
@@ -569,10 +569,6 @@ class LearnedDetector:
             view=view.name,
             metadata={"jailbreak_p": round(scored.jailbreak, 3)},
         )]
-
-
-def _scored_views(prepared: Prepared) -> list[View]:
-    return [view for view in (prepared.normalized, *prepared.decoded) if view.text.strip()]
 
 
 def create(settings: Settings) -> LearnedDetector:

@@ -160,21 +160,19 @@ def load_scorer(model_dir: str | Path | None = None) -> SemanticScorer:
 
 
 class SemanticDetector:
-    """Scores the folded view and each decoded payload; reports the worst window as one finding."""
+    """Scores `Prepared.model_views`; reports the worst window as one finding."""
 
     name = "semantic"
     tier = "deep"
     kinds = frozenset({ThreatKind.PROMPT_INJECTION, ThreatKind.INDIRECT_INJECTION})
 
-    def __init__(self, scorer: SemanticScorer, report_floor: float = 0.15) -> None:
+    def __init__(self, scorer: SemanticScorer, report_floor: float = 0.07) -> None:
         self.scorer = scorer
         self.report_floor = report_floor
 
     def scan(self, prepared: Prepared) -> list[Finding]:
         best: tuple[float, int, int, View] | None = None
-        for view in (prepared.normalized, *prepared.decoded):
-            if not view.text.strip():
-                continue
+        for view in prepared.model_views:
             score, start, end = self.scorer.score(view.text)
             if best is None or score > best[0]:
                 best = (score, start, end, view)

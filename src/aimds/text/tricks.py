@@ -8,7 +8,10 @@ that read real prose, numbers, URLs or PII. The view exists only when it differs
   word-sized tokens (2 to 32 characters) made of letters and those digits/symbols alone, with at
   least one of each, so "2024", "$5", hex and base64 blobs stay;
 - letters spaced out with one repeated separator ("i g n o r e", "i.g.n.o.r.e") are joined;
-- a single separator between two letters ("ign-ore", "ig_no.re") is dropped.
+- a single separator between two letters ("ign-ore", "ig_no.re") is dropped;
+- one symbol interleaved with every character, spaces and punctuation included, over at least six
+  characters ("\\I\\ \\h\\a\\v\\e", "i-g-n-o-r-e- -a-l-l"), is dropped: this hides whole sentences, not
+  just words, from both keyword matching and the learned models' n-grams.
 All regexes are linear: character classes under single quantifiers, the separator pinned by a
 backreference, and each token start fixed by a lookbehind. Leet tokens are found from hints (a leet
 character next to a letter), so ordinary prose costs one C-speed scan.
@@ -45,14 +48,17 @@ _SPACED = re.compile(
 # three single letters in a row with one separator: a cheap gate (it starts with a character class)
 _SPACED_HINT = re.compile(rf"(?P<sep>[ ._*|~+/:-]){_LETTER}(?P=sep){_LETTER}(?P=sep){_LETTER}(?![^\W_])")
 _INNER_SEP = re.compile(rf"[-._*|~^+](?<={_LETTER}.)(?={_LETTER})")
+# A symbol, then six or more (character, same symbol) pairs: linear, each pair is two fixed characters.
+_INTERLEAVED = re.compile(r"(?P<sep>[^\w\s])(?:[^\n](?P=sep)){6,}")
 # The hints without lookarounds (which Hyperscan would drop, firing on every leet character or
 # separator): the same texts match.
 _LEET_GATE = re.compile(rf"[A-Za-z]{_LEET_CLASS}|{_LEET_CLASS}[A-Za-z]")
 _INNER_SEP_GATE = re.compile(rf"{_LETTER}[-._*|~^+]{_LETTER}")
 #: per regex `fold_tricks` may skip, one that matches wherever it does, for a Hyperscan pass (see `gates`)
-GATE_PATTERNS = {"leet": _LEET_GATE, "spaced": _SPACED_HINT, "inner_separator": _INNER_SEP_GATE}
+GATE_PATTERNS = {"leet": _LEET_GATE, "spaced": _SPACED_HINT, "inner_separator": _INNER_SEP_GATE,
+                 "interleaved": _INTERLEAVED}
 # Folding leet makes letters, so the separator patterns are gated again on the text it gives.
-_SEPARATOR_GATES = Gates({"spaced": _SPACED_HINT, "inner_separator": _INNER_SEP_GATE})
+_SEPARATOR_GATES = Gates({"spaced": _SPACED_HINT, "inner_separator": _INNER_SEP_GATE, "interleaved": _INTERLEAVED})
 
 
 def fold_tricks(base: View, gates: frozenset[str] | None = None) -> View | None:
@@ -115,4 +121,7 @@ def _separators(text: str, gates: frozenset[str] | None) -> list[int]:
             found.update(range(match.start() + 1, match.end(), 2))
     if may_match(gates, "inner_separator"):
         found.update(m.start() for m in _INNER_SEP.finditer(text))
+    if may_match(gates, "interleaved"):
+        for match in _INTERLEAVED.finditer(text):
+            found.update(range(match.start(), match.end(), 2))
     return sorted(found)

@@ -24,7 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from aimds.config import Settings
 from aimds.detect.learned import ARTIFACT_NAME, FastModel, FastScorer, Featurizer, Hashed
+from aimds.text.normalize import prepare
+from aimds.types import Role
 from aimds.train import metrics
 from aimds.train.corpus import Example, build_corpus, loso_splits, template_groups, template_type
 
@@ -32,6 +35,8 @@ Progress = Callable[[str, float], None]  # (stage description, fraction done in 
 
 _LOGIT_REVIEW = math.log(0.60 / 0.40)
 _LOGIT_BLOCK = math.log(0.85 / 0.15)
+# The defaults, never the environment's AIMDS_* values: training must not depend on the shell.
+_DEFAULT_SETTINGS = Settings.model_construct()
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,20 @@ def logits(model: FastModel, texts: Sequence[str]) -> np.ndarray:
     return np.fromiter((scorer.logit(t) for t in texts), dtype=np.float64, count=len(texts))
 
 
+def scored_texts(text: str) -> list[str]:
+    """What `LearnedDetector` scores for ``text`` at run time (`Prepared.model_views`), so that
+    out-of-fold scores are those the shipped detector would give: the worst of them counts."""
+    views = prepare(text, Role.USER, _DEFAULT_SETTINGS).model_views
+    return [v.text for v in views] or [text]
+
+
+def worst_logits(model: FastModel, texts: Sequence[Sequence[str]]) -> np.ndarray:
+    """Per example, the highest logit over its scored texts (see `scored_texts`)."""
+    flat = logits(model, [t for views in texts for t in views])
+    bounds = np.cumsum([0] + [len(views) for views in texts])
+    return np.array([flat[a:b].max() for a, b in zip(bounds[:-1], bounds[1:])])
+
+
 def threshold_for_mean_fpr(groups: Sequence[np.ndarray], max_fpr: float) -> float:
     """Smallest logit threshold at which the *mean* FPR over benign groups is at most ``max_fpr``.
 
@@ -237,7 +256,7 @@ def out_of_fold(data_dir: Path, seed: int = 0, cfg: FastConfig = FastConfig(),
     rows = build_rows(examples, hashed, cfg, seed, lambda s, f: report(s, f))
     family = np.array([ex.family for ex in examples])
     row_family = family[rows.example]
-    texts = [ex.text for ex in examples]
+    texts = [scored_texts(ex.text) for ex in examples]
     labels = np.array([ex.label for ex in examples], dtype=np.int8)
 
     # Leave-one-source-out; each fold also holds out a group of generated benign template types, so
@@ -254,7 +273,7 @@ def out_of_fold(data_dir: Path, seed: int = 0, cfg: FastConfig = FastConfig(),
         train_rows = np.flatnonzero((row_family != held) & ~np.isin(row_hosts, held_types))
         model = fit_model(rows, train_rows, cfg, seed)
         test = np.flatnonzero((family == held) | (np.isin(types, held_types) & (labels == 0)))
-        oof[test] = logits(model, [texts[i] for i in test])
+        oof[test] = worst_logits(model, [texts[i] for i in test])
 
     scored = ~np.isnan(oof)
     benign = scored & (labels == 0)
