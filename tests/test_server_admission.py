@@ -65,11 +65,35 @@ def test_keys_of_a_group_are_read_in_one_store_call() -> None:
     revoked, record = ring.create("auditor")
     ring.revoke(record["id"])
     outcomes = ring.authenticate_many([good, revoked, "aimds_short", good[:-2] + "xx"])
-    assert store.reads == [3]  # the malformed key needs no read
+    assert store.reads == [2]  # the malformed key needs no read; the wrong secret's key id is read once
     assert isinstance(outcomes[0], Principal) and outcomes[0].role is ApiRole.CHECKER
     assert [type(o).__name__ for o in outcomes[1:]] == ["RevokedCredentials", "InvalidCredentials", "InvalidCredentials"]
     with pytest.raises(InvalidCredentials):
         ring.authenticate("aimds_short")
+
+
+def test_a_key_sent_by_many_requests_of_a_group_is_read_and_verified_once() -> None:
+    """One client's connections send one key: its record is read once per group, each request still
+    gets its own answer (and a failure its own exception), and a revocation shows in the next group."""
+    class Counting(MemoryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reads: list[list[str]] = []
+
+        def get_many(self, keys: list[str]) -> list[bytes | None]:
+            self.reads.append(keys)
+            return [self.get(k) for k in keys]
+
+    store = Counting()
+    ring = KeyRing(store)
+    good, record = ring.create("checker")
+    wrong = good[:-2] + ("xx" if not good.endswith("xx") else "yy")
+    outcomes = ring.authenticate_many([good, wrong, good, wrong, good])
+    assert store.reads == [[f"key:{record['id']}"]]
+    assert all(isinstance(o, Principal) and o.id == record["id"] for o in outcomes[0::2])
+    assert all(isinstance(o, InvalidCredentials) for o in outcomes[1::2]) and outcomes[1] is not outcomes[3]
+    ring.revoke(record["id"])
+    assert [type(o).__name__ for o in ring.authenticate_many([good, good])] == ["RevokedCredentials"] * 2
 
 
 def _one_by_one(auth: Authenticator, header: str) -> object:

@@ -129,7 +129,10 @@ class KeyRing:
     def authenticate_many(self, tokens: list[str]) -> list[Principal | AuthError]:
         """`authenticate` for many tokens, their records read in one store call where the store has a
         ``get_many`` (one round trip to Redis for a whole group of requests). Failures are returned,
-        not raised; a store failure raises for all."""
+        not raised; a store failure raises for all.
+
+        A token sent by many requests of the group (one client's connections) is read and verified
+        once: the answer is the same for all of them, as the record is read at one moment either way."""
         parsed: list[tuple[str, str] | AuthError] = []
         for token in tokens:
             key_id, sep, secret = token[len(KEY_PREFIX) :].partition("_")
@@ -137,10 +140,14 @@ class KeyRing:
                 parsed.append(InvalidCredentials("malformed API key"))
             else:
                 parsed.append((key_id, secret))
-        keys = [f"key:{p[0]}" for p in parsed if isinstance(p, tuple)]
+        distinct = list(dict.fromkeys(p for p in parsed if isinstance(p, tuple)))
+        ids = list(dict.fromkeys(key_id for key_id, _ in distinct))
         get_many = getattr(self.store, "get_many", None)
-        raws = iter(get_many(keys) if get_many is not None else [self.store.get(k) for k in keys])
-        return [p if isinstance(p, AuthError) else _verify(*p, next(raws)) for p in parsed]
+        keys = [f"key:{key_id}" for key_id in ids]
+        records = dict(zip(ids, get_many(keys) if get_many is not None else [self.store.get(k) for k in keys]))
+        outcomes = {(key_id, secret): _verify(key_id, secret, records[key_id]) for key_id, secret in distinct}
+        # A Principal is immutable and may be shared; each failed request raises its own exception.
+        return [p if isinstance(p, AuthError) else _fresh(outcomes[p]) for p in parsed]
 
 
 def _verify(key_id: str, secret: str, raw: bytes | None) -> Principal | AuthError:
@@ -153,6 +160,10 @@ def _verify(key_id: str, secret: str, raw: bytes | None) -> Principal | AuthErro
     if record["revoked"]:
         return RevokedCredentials("API key has been revoked")
     return Principal(key_id, ApiRole(record["role"]), "key")
+
+
+def _fresh(outcome: Principal | AuthError) -> Principal | AuthError:
+    return type(outcome)(str(outcome)) if isinstance(outcome, AuthError) else outcome
 
 
 def _raise_or_return(outcome: Principal | AimdsError) -> Principal:

@@ -5,15 +5,27 @@ commits with ``synchronous=FULL`` so a record acknowledged to a client survives 
 loss; values, counters and token buckets (``<name>-kv.db``) use ``synchronous=NORMAL`` (still
 crash-safe in WAL mode, may lose the last moments on power loss). A rate-limit check therefore never
 waits behind an audit fsync, and takes all of a request's buckets in one statement.
+
+The key-value file's write-ahead log is checkpointed by the store's own thread, never by the call that
+writes: SQLite's automatic checkpoint runs inside the committing call, and on the server's event loop
+that stalled every request for about 5 ms every few hundred writes. Every `CHECKPOINT_EVERY` write
+transactions the thread runs a PASSIVE checkpoint (it waits for nobody, and nobody waits for it); once
+a checkpoint has copied every page, the next write starts the log file from its beginning again. Should
+passive checkpoints keep losing the race against writers (other worker processes write too) and the
+log pass `WAL_CAP_PAGES`, the thread runs a RESTART checkpoint, which waits for the writers and makes
+the next write start the log over; writers that still outrun it wait for it (see `_kv_written`). The
+log stays bounded whoever writes, and `journal_size_limit` gives the space back.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,18 +57,33 @@ ON CONFLICT (key) DO UPDATE SET
 RETURNING key, ok, tokens
 """
 _PURGE_EVERY = 10_000
+CHECKPOINT_EVERY = 64  # key-value write transactions between passive checkpoints
+WAL_CAP_PAGES = 4000  # about 16 MB of log: past it the checkpoint waits for writers (RESTART)
+_RESTART_WAIT_MS = 20
+_CAP_ROUNDS = 3
+log = logging.getLogger("aimds.store")
 _INSERT_ROWS = 256  # 768 parameters, well below SQLite's limit (999 before 3.32)
 
 
 class SQLiteStore:
-    def __init__(self, path: str | os.PathLike[str], clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: str | os.PathLike[str], clock: Callable[[], float] = time.time,
+                 checkpoint_every: int = CHECKPOINT_EVERY, wal_cap_pages: int = WAL_CAP_PAGES) -> None:
         self.path = Path(path)
         self._clock = clock
         self.kv_path = self.path.with_name(f"{self.path.stem}-kv{self.path.suffix}")
+        self._kv_wal = f"{self.kv_path}-wal"
+        self._checkpoint_every, self._wal_cap_pages = checkpoint_every, wal_cap_pages
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._kv = self._connect(self.kv_path, "NORMAL")
             self._kv.executescript(_KV_SCHEMA)
+            self._kv.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoint thread does it
+            # A RESTART checkpoint waits for other processes' writers at most this long, then gives up
+            # until the next round: their writes wait for it meanwhile.
+            self._kv_checkpoints = self._connect(self.kv_path, "NORMAL", busy_ms=_RESTART_WAIT_MS)
+            self._page_size = self._kv.execute("PRAGMA page_size").fetchone()[0]
+            # A log started over is cut back to half the cap, so its file size tells how far it grew since.
+            self._kv.execute(f"PRAGMA journal_size_limit={wal_cap_pages * (self._page_size + 24) // 2}")
             self._log = self._connect(self.path, "FULL")
             self._log.executescript(_LOG_SCHEMA)
             # Staged appends come from an event loop, which must never sleep in SQLite's busy handler:
@@ -68,6 +95,10 @@ class SQLiteStore:
         self._log_lock = threading.Lock()
         self._stage_lock = threading.Lock()
         self._writes = 0
+        self._kv_txns = 0
+        self._ckpt_lock = threading.Lock()
+        self._checkpoint_done: Future[tuple[int, int]] | None = None
+        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aimds-kv-checkpoint")
 
     @staticmethod
     def _connect(path: Path, synchronous: str, busy_ms: int = 10_000) -> sqlite3.Connection:
@@ -91,6 +122,8 @@ class SQLiteStore:
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+        if conn is self._kv:
+            self._kv_written()
 
     def get(self, key: str) -> bytes | None:
         with self._kv_lock:
@@ -242,11 +275,57 @@ class SQLiteStore:
                     self._purge(self._kv)
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+        self._kv_written()
         out = []
         for key, rate, _, cost in buckets:
             ok, tokens = rows[key]
             out.append((ok, 0.0 if ok else (cost - tokens) / rate))
         return out
+
+    def _kv_written(self) -> None:
+        """Count a key-value write transaction; every `checkpoint_every`, hand a checkpoint to the thread.
+        Once the log has passed `wal_cap_pages` (writers outrunning the thread, or other processes'
+        writes keeping its checkpoints from finishing), the writer waits for checkpoints until it is
+        back under (a few rounds at most): back-pressure, where the alternative is a log that grows
+        without end."""
+        self._kv_txns += 1
+        if self._kv_txns % self._checkpoint_every:
+            return
+        for _ in range(_CAP_ROUNDS):
+            running = self._checkpoint_done
+            if running is None or running.done():
+                try:
+                    running = self._checkpoint_done = self._checkpointer.submit(self.checkpoint)
+                except RuntimeError:  # closed
+                    return
+            if self._wal_pages() < self._wal_cap_pages:
+                return
+            running.result()
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Checkpoint the key-value log; returns (pages in the log, pages copied). Runs on the store's
+        thread (blocking callers may call it too): first a PASSIVE checkpoint, which copies the bulk
+        of the log while others go on writing; then, holding this store's key-value lock so that no
+        write of this process can slip in, a second one, which copies the few pages written meanwhile
+        (RESTART instead once the log has passed `WAL_CAP_PAGES`: it also waits for other processes'
+        writers). Either way the log is then copied in full, and the next write starts it over."""
+        try:
+            with self._ckpt_lock:
+                self._kv_checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                with self._kv_lock:
+                    mode = "RESTART" if self._wal_pages() >= self._wal_cap_pages else "PASSIVE"
+                    _, pages, copied = self._kv_checkpoints.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            return pages, copied
+        except sqlite3.Error as exc:  # busy or closed: the next one tries again
+            log.warning("key-value checkpoint failed", extra={"error": str(exc)})
+            return -1, -1
+
+    def _wal_pages(self) -> int:
+        """Pages in the key-value log file: above half the cap, the pages written since it started over."""
+        try:
+            return max(0, os.path.getsize(self._kv_wal) - 32) // (self._page_size + 24)
+        except OSError:
+            return 0
 
     def _maybe_purge(self, db: sqlite3.Connection) -> None:
         """Drop expired values and refilled buckets now and then, so the file does not grow without bound."""
@@ -268,7 +347,9 @@ class SQLiteStore:
             return False
 
     def close(self) -> None:
-        with self._kv_lock, self._log_lock, self._stage_lock:
+        self._checkpointer.shutdown(wait=True)
+        with self._kv_lock, self._log_lock, self._stage_lock, self._ckpt_lock:
+            self._kv_checkpoints.close()
             self._kv.close()
             self._log.close()
             self._log_staged.close()
