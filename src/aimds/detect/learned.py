@@ -63,33 +63,40 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 _FOLD, _WORD = _tables()
+# The same two tables for ASCII text as `bytes.translate` tables: one C loop each, no numpy call.
+_FOLD_ASCII = bytes(_FOLD[:128].astype(np.uint8).tobytes()) + bytes(range(128, 256))
+_WORD_ASCII = bytes(_WORD[:128].astype(np.uint8).tobytes()) + bytes(128)
 
 
 class _Powers:
-    """P**k and P**-k modulo 2**64 for k < n, grown on demand (a cache of constants)."""
+    """P**k and P**-k modulo 2**64 for k < n, grown on demand (a cache of constants).
+
+    ``before`` is P**(k-1) at index k (so that ``before.take(ends)`` needs no ``ends - 1``)."""
 
     def __init__(self, n: int = 4096) -> None:
         self._lock = threading.Lock()
-        self.pow, self.inv = self._make(n)
+        self.tables = self._make(n)
 
     @staticmethod
-    def _make(n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _make(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with np.errstate(over="ignore"):
-            pw = np.empty(n, dtype=np.uint64)
+            before = np.empty(n + 1, dtype=np.uint64)
             iv = np.empty(n, dtype=np.uint64)
-            pw[0] = iv[0] = 1
-            pw[1:] = np.cumprod(np.full(n - 1, _P, dtype=np.uint64), dtype=np.uint64)
+            before[0] = 0
+            before[1] = iv[0] = 1
+            before[2:] = np.cumprod(np.full(n - 1, _P, dtype=np.uint64), dtype=np.uint64)
             iv[1:] = np.cumprod(np.full(n - 1, _P_INV, dtype=np.uint64), dtype=np.uint64)
-        return pw, iv
+        return before[1:], iv, before
 
-    def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        pw, iv = self.pow, self.inv
-        if len(pw) < n:
+    def upto(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(pow, inv, before)``, each covering at least ``n`` exponents."""
+        tables = self.tables
+        if len(tables[0]) < n:
             with self._lock:
-                if len(self.pow) < n:
-                    self.pow, self.inv = self._make(max(n, 2 * len(self.pow)))
-                pw, iv = self.pow, self.inv
-        return pw, iv
+                if len(self.tables[0]) < n:
+                    self.tables = self._make(max(n, 2 * len(self.tables[0])))
+                tables = self.tables
+        return tables
 
 
 @dataclass(frozen=True)
@@ -172,34 +179,49 @@ class Featurizer:
 
     def hash(self, text: str, lowered: bool = False) -> Hashed:
         """Buckets of ``text``; with ``lowered``, the text was passed through `lower` already."""
-        cp, word = self.fold(text) if lowered else self.codepoints(text)
+        n, idx, starts = self.buckets(text if lowered else self.lower(text))
+        return Hashed(n, idx, _counts(n, starts), starts)
+
+    def buckets(self, lowered: str) -> tuple[int, np.ndarray, np.ndarray]:
+        """``(length, idx, starts)`` of `Hashed` for a lowered text, without the per-position counts
+        (scoring derives what it needs of them more cheaply)."""
+        if lowered.isascii():  # fold through byte tables; word mask padded with a non-word each side
+            encoded = lowered.encode("ascii")
+            cp = np.frombuffer(encoded.translate(_FOLD_ASCII), dtype=np.uint8)
+            padded = np.frombuffer(b"\0" + encoded.translate(_WORD_ASCII) + b"\0", dtype=np.bool_)
+        else:
+            cp, word = self.fold(lowered)
+            padded = np.zeros(len(cp) + 2, dtype=bool)
+            padded[1:-1] = word
         n = len(cp)
         if n == 0:
-            return Hashed(0, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp))
-        pw, iv = self._powers.upto(n + 1)
-        padded = np.zeros(n + 2, dtype=bool)
-        padded[1:-1] = word
-        edges = np.flatnonzero(padded[1:] != padded[:-1])
-        starts, ends = edges[0::2], edges[1::2]
+            return 0, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        pw, iv, before = self._powers.upto(n + 1)
+        edges = (padded[1:] != padded[:-1]).nonzero()[0]  # word starts and ends, interleaved
+        starts = edges[0::2]
         nw = len(starts)
         nb = max(nw - 1, 0)
-        spans = [(k, n - k + 1) for k in _CHAR_NS if n >= k]
-        h = np.empty(sum(m for _, m in spans) + nw + nb, dtype=np.uint64)
+        nc = max(n - 2, 0) + max(n - 3, 0) + max(n - 4, 0)
+        h = np.empty(nc + nw + nb, dtype=np.uint64)
         # uint64 arithmetic wraps modulo 2**64 as the hash wants; numpy never warns on arrays
         g = np.empty(n + 1, dtype=np.uint64)
         g[0] = 0
-        np.multiply(cp, iv[:n], out=cp)  # cp is a fresh array: reuse it
-        np.cumsum(cp, out=g[1:])
+        np.multiply(cp, iv[:n], out=g[1:])
+        np.add.accumulate(g, out=g)
         o = 0
-        for k, m in spans:  # hash of cp[i:i+k] = P**(i+k-1) * (g[i+k] - g[i])
+        for k in _CHAR_NS:  # hash of cp[i:i+k] = P**(i+k-1) * (g[i+k] - g[i])
+            m = n - k + 1
+            if m <= 0:
+                break
             seg = h[o : o + m]
             np.subtract(g[k:], g[:m], out=seg)
             np.multiply(seg, pw[k - 1 : n], out=seg)
             o += m
         if nw:
             words = h[o : o + nw]
-            np.subtract(g.take(ends), g.take(starts), out=words)
-            np.multiply(words, pw.take(ends - 1), out=words)
+            bounds = g.take(edges)
+            np.subtract(bounds[1::2], bounds[0::2], out=words)
+            np.multiply(words, before.take(edges[1::2]), out=words)
             words += _WORD_SALT
             if nb:
                 pairs = h[o + nw :]
@@ -207,21 +229,28 @@ class Featurizer:
                 pairs += words[1:]
         np.multiply(h, _MIX, out=h)
         np.right_shift(h, self._shift, out=h)  # under 2**24 now: the same bits read as intp
-        count = _char_counts(n)
-        if nw:  # a word and a bigram start at each word but the last, which has no bigram
-            count[starts] += 2
-            count[starts[-1]] -= 1
-        return Hashed(n, h.view(np.intp), count, starts)
+        return n, h.view(np.intp), starts
 
 
 _CHAR_TAIL = np.array([2, 1, 0, 0], dtype=np.int64)
+_THREES = np.full(JOIN_CHARS + 1024, 3, dtype=np.int64)  # copied from: cheaper than np.full
 
 
 def _char_counts(n: int) -> np.ndarray:
     """Char n-grams starting at each of ``n`` positions: 3, except near the end (``min(3, n-2-i)``)."""
-    count = np.full(n, 3, dtype=np.int64)
+    count = _THREES[:n].copy() if n <= len(_THREES) else np.full(n, 3, dtype=np.int64)
     tail = min(n, 4)
     count[n - tail :] = _CHAR_TAIL[4 - tail :]
+    return count
+
+
+def _counts(n: int, starts: np.ndarray) -> np.ndarray:
+    """Features starting at each position: char n-grams, plus a word and a bigram at each word start
+    but the last, which has no bigram."""
+    count = _char_counts(n)
+    if len(starts):
+        count[starts] += 2
+        count[starts[-1]] -= 1
     return count
 
 
@@ -231,20 +260,31 @@ def position_sums(hashed: Hashed, weights: np.ndarray) -> np.ndarray:
     Added kind by kind in ``idx`` order, so each position's float64 sum is bit for bit what
     ``np.bincount(pos, weights)`` gives, without building ``pos``.
     """
-    w = weights.take(hashed.idx).astype(np.float64)
-    total = np.zeros(hashed.length)
-    chars = 0
-    for o, m in hashed.char_spans:
+    return _padded_sums(hashed.length, hashed.idx, hashed.starts, weights)[1:]
+
+
+def _padded_sums(n: int, idx: np.ndarray, starts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`position_sums` after a leading 0.0: its cumulative sum is the running sum `worst_window` takes."""
+    w = weights.take(idx)
+    if w.dtype != np.float64:
+        w = w.astype(np.float64)
+    padded = np.zeros(n + 1)
+    total = padded[1:]
+    o = 0
+    for k in _CHAR_NS:
+        m = n - k + 1
+        if m <= 0:
+            break
         head = total[:m]
         np.add(head, w[o : o + m], out=head)
-        chars = o + m
-    starts = hashed.starts
-    if len(starts):
+        o += m
+    nw = len(starts)
+    if nw:
         at_words = total.take(starts)
-        at_words += w[chars : chars + len(starts)]
-        at_words[:-1] += w[chars + len(starts) :]
+        at_words += w[o : o + nw]
+        at_words[:-1] += w[o + nw :]
         total[starts] = at_words
-    return total
+    return padded
 
 
 @dataclass(frozen=True)
@@ -257,21 +297,27 @@ class WindowScore:
 def worst_window(total: np.ndarray, count: np.ndarray, bias: float, window: int) -> WindowScore:
     """The window (of ``window`` positions, or the whole text if shorter) with the highest logit.
 
-    Both running sums come from one cumulative sum over a two-row array (numpy's per-call cost
-    dominates at these sizes). Every window of at least 16 positions holds a char 3-gram, so no
-    window count is zero.
+    Every window of at least 16 positions holds a char 3-gram, so no window count is zero.
     """
     n = len(total)
     if n <= window:
         c = count.sum()
         return WindowScore(bias + (float(total.sum()) / c if c else 0.0), 0, n)
-    rows = np.empty((2, n + 1))
-    rows[:, 0] = 0.0
-    rows[0, 1:] = total
-    rows[1, 1:] = count
-    cum = np.cumsum(rows, axis=1)
-    sums = cum[:, window:] - cum[:, :-window]
-    means = np.divide(sums[0], sums[1], out=sums[0])
+    padded = np.empty(n + 1)
+    padded[0] = 0.0
+    padded[1:] = total
+    return _worst_long(padded, count, bias, window)
+
+
+def _worst_long(padded: np.ndarray, count: np.ndarray, bias: float, window: int) -> WindowScore:
+    """`worst_window` of a text longer than ``window``, from ``[0.0, *total]``: running sums of the
+    weights in float64, of the (integer) counts in int64, which float64 holds exactly."""
+    cum = np.add.accumulate(padded)
+    sums = np.subtract(cum[window:], cum[:-window])
+    seen = np.empty(len(padded), dtype=np.int64)
+    seen[0] = 0
+    np.add.accumulate(count, out=seen[1:])
+    means = np.divide(sums, np.subtract(seen[window:], seen[:-window]), out=sums)
     j = int(means.argmax())
     return WindowScore(bias + float(means[j]), j, j + window)
 
@@ -409,23 +455,34 @@ class FastScorer:
     def __init__(self, model: FastModel) -> None:
         self.model = model
         self.featurizer = Featurizer(model.bits)
+        # float64 weights (exactly the float32 ones): the gather then needs no conversion pass
+        self._weights = model.weights.astype(np.float64)
 
     def logit(self, text: str) -> float:
         """Raw worst-window logit (what training calibrates)."""
-        hashed = self.featurizer.hash(text)
-        total = position_sums(hashed, self.model.weights)
-        return worst_window(total, hashed.count, self.model.bias, self.model.window).logit
+        return self._worst(text)[0].logit
+
+    def _worst(self, text: str) -> tuple[WindowScore, tuple[int, np.ndarray, np.ndarray], np.ndarray]:
+        """`worst_window` of the text, with its buckets and ``[0.0, *position sums]``. Counts per
+        position are only built for texts longer than a window: a shorter one needs just their
+        sum, the number of features."""
+        m = self.model
+        buckets = n, idx, starts = self.featurizer.buckets(self.featurizer.lower(text))
+        padded = _padded_sums(n, idx, starts, self._weights)
+        if n <= m.window:
+            c = len(idx)
+            return WindowScore(m.bias + (float(padded.sum()) / c if c else 0.0), 0, n), buckets, padded
+        return _worst_long(padded, _counts(n, starts), m.bias, m.window), buckets, padded
 
     def score(self, text: str, detail_floor: float = 0.0) -> Scored:
         """Calibrated score; the payload span and the kind head are only worked out above ``detail_floor``."""
         m = self.model
-        hashed = self.featurizer.hash(text)
-        total = position_sums(hashed, m.weights)
-        best = worst_window(total, hashed.count, m.bias, m.window)
+        best, (n, idx, starts), padded = self._worst(text)
         score = m.calibrate(best.logit)
         if score < detail_floor:
             return Scored(score, best.start, best.end, 0.0)
-        start, end = focus(total, hashed.count, best, m.bias)
+        hashed = Hashed(n, idx, _counts(n, starts), starts)
+        start, end = focus(padded[1:], hashed.count, best, m.bias)
         kind_idx = hashed.between(best.start, best.end)
         kind_logit = m.kind_bias + (_mean32(m.kind_weights.take(kind_idx)) if kind_idx.size else 0.0)
         return Scored(score, start, end, _sigmoid(kind_logit))
