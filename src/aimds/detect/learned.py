@@ -322,41 +322,21 @@ def _worst_long(padded: np.ndarray, count: np.ndarray, bias: float, window: int)
     return WindowScore(bias + float(means[j]), j, j + window)
 
 
-def worst_windows(total: np.ndarray, count: np.ndarray, begins: np.ndarray, lengths: np.ndarray, bias: float,
+def worst_windows(padded: np.ndarray, count: np.ndarray, begins: np.ndarray, lengths: np.ndarray, bias: float,
                   window: int) -> list[WindowScore]:
-    """`worst_window` of each slice ``[begin, begin + length)``, bit for bit, with the longer slices'
-    running sums taken in one cumulative sum over a zero-padded 2-D array (a row's cumulative sum is
-    the same sequence of additions as that slice's own). Slices are grouped by length so that padding
-    stays under half of each group."""
-    best: list[WindowScore | None] = [None] * len(begins)
-    long = []
-    for i, (begin, n) in enumerate(zip(begins.tolist(), lengths.tolist())):
+    """`worst_window` of each slice ``[begin, begin + length)`` of ``padded[1:]``, bit for bit.
+
+    ``padded[begin]`` must be 0.0 (a leading zero or a separator between texts), so that
+    ``padded[begin : begin + length + 1]`` is the slice with its leading zero: each slice's running
+    sums are then the very additions `worst_window` makes for it alone, one 1-D pass each (a 2-D
+    cumulative sum over padded rows costs more than the calls it saves)."""
+    best = []
+    for begin, n in zip(begins.tolist(), lengths.tolist()):
         if n <= window:
-            best[i] = worst_window(total[begin : begin + n], count[begin : begin + n], bias, window)
+            best.append(worst_window(padded[begin + 1 : begin + n + 1], count[begin : begin + n], bias, window))
         else:
-            long.append((n, i, begin))
-    long.sort()
-    while long:
-        group = [item for item in long if item[0] <= 2 * long[0][0]]
-        del long[: len(group)]
-        width = group[-1][0]
-        begin_at = np.array([b for _, _, b in group], dtype=np.intp)
-        sizes = np.array([n for n, _, _ in group], dtype=np.intp)
-        offsets = np.arange(width)
-        inside = offsets < sizes[:, None]
-        where = np.minimum(begin_at[:, None] + offsets, len(total) - 1)
-        rows = np.zeros((2, len(group), width + 1))
-        rows[0, :, 1:] = np.where(inside, total.take(where), 0.0)
-        rows[1, :, 1:] = np.where(inside, count.take(where), 0)
-        cum = np.cumsum(rows, axis=2)
-        sums = cum[:, :, window:] - cum[:, :, :-window]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            means = sums[0] / sums[1]
-        means[np.arange(width + 1 - window) > (sizes - window)[:, None]] = -np.inf  # windows past the end
-        top = means.argmax(axis=1)
-        for (_, i, _), j, row in zip(group, top.tolist(), means):
-            best[i] = WindowScore(bias + float(row[j]), j, j + window)
-    return best  # type: ignore[return-value]
+            best.append(_worst_long(padded[begin : begin + n + 1], count[begin : begin + n], bias, window))
+    return best
 
 
 def focus(total: np.ndarray, count: np.ndarray, outer: WindowScore, bias: float, width: int = 96) -> tuple[int, int]:
@@ -514,37 +494,39 @@ class FastScorer:
         lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts))
         # Each text lowercased alone (final sigma depends on its context); a non-word separator, so
         # that no word spans two texts.
-        hashed = self.featurizer.hash("\x00".join(map(self.featurizer.lower, texts)), lowered=True)
-        n = hashed.length
+        n, idx, starts = self.featurizer.buckets("\x00".join(map(self.featurizer.lower, texts)))
         begins = np.zeros(len(texts), dtype=np.intp)
         np.cumsum(lengths[:-1] + 1, out=begins[1:])
         ends = begins + lengths
         end_of = np.repeat(ends, lengths + 1)[:n]  # each position's text end (a separator's is itself)
-        w = m.weights.take(hashed.idx).astype(np.float64)
-        total = np.zeros(n)
+        w = self._weights.take(idx)
+        padded = np.zeros(n + 1)  # a leading zero; each separator's sum stays zero too
+        total = padded[1:]
         count = np.zeros(n, dtype=np.int64)
-        chars = 0
-        for (o, span), k in zip(hashed.char_spans, _CHAR_NS):
+        o = 0
+        for k in _CHAR_NS:
+            span = n - k + 1
+            if span <= 0:
+                break
             inside = np.arange(k, span + k) <= end_of[:span]  # the k-gram at i ends by its text's end
             seg = w[o : o + span]
             seg[~inside] = 0.0
             np.add(total[:span], seg, out=total[:span])
             count[:span] += inside
-            chars = o + span
-        starts = hashed.starts
+            o += span
         if len(starts):
             nw = len(starts)
             at_words = total.take(starts)
-            at_words += w[chars : chars + nw]
+            at_words += w[o : o + nw]
             paired = end_of.take(starts[1:]) == end_of.take(starts[:-1])  # both words in one text
-            bigrams = w[chars + nw :]
+            bigrams = w[o + nw :]
             bigrams[~paired] = 0.0
             at_words[:-1] += bigrams
             total[starts] = at_words
             count[starts] += 1
             count[starts[:-1]] += paired
         out = []
-        for text, best in zip(texts, worst_windows(total, count, begins, lengths, m.bias, m.window)):
+        for text, best in zip(texts, worst_windows(padded, count, begins, lengths, m.bias, m.window)):
             score = m.calibrate(best.logit)
             out.append(Scored(score, best.start, best.end, 0.0) if score < detail_floor else self.score(text, detail_floor))
         return out
