@@ -60,7 +60,7 @@ def main() -> None:
             findings += detector.scan(prepared)
         rules_action = policy.decide(findings, role).action
         learned_p = float(oof.prob[i])
-        learned = [Finding(kind=ThreatKind.PROMPT_INJECTION, detector="learned", score=learned_p,
+        learned = [Finding(kind=ThreatKind.PROMPT_INJECTION, detector="learned", score=learned_p, span=oof.span[i],
                            reason="learned (out of fold)")] if learned_p >= floor else []
         combined = policy.decide(findings + learned, role)
         group = _group(ex)

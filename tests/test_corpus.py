@@ -99,6 +99,15 @@ def test_synthesize_is_seeded_and_marks_payload_spans(data_dir: Path) -> None:
     assert any(len(e.text) > 1500 for e in benign)
 
 
+def test_every_injection_wrapper_also_holds_benign_text(data_dir: Path) -> None:
+    """A wrapper seen only around attacks would be learned as an attack sign by itself."""
+    generated = synthesize(load_dataset(data_dir), seed=0)
+    markers = ("<!--", 'style="display:none"', "> **Note:**", "font-size:0", "](image.png)", '{"note": ')
+    for marker in markers:
+        sides = {e.label for e in generated if marker in e.text}
+        assert sides == {0, 1}, marker
+
+
 def test_loso_never_leaks_held_out_family(data_dir: Path) -> None:
     corpus = build_corpus(data_dir, seed=0)
     seen = set()

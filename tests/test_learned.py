@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,28 @@ def test_injection_at_end_of_long_document_is_found_with_its_span(detector: Lear
 @pytest.mark.parametrize("text", FRESH_BENIGN)
 def test_fresh_benign_text_stays_below_review(model: FastModel, text: str) -> None:
     assert FastScorer(model).score(text).score < model.review
+
+
+# Short chat turns written for this test only (not in the training templates).
+FRESH_SHORT = ["hiya", "ok, later", "merci!", "2 pm works", "nope", "Yep", "fine", "ta", "Hm?", "ok 👌", "brb"]
+
+
+@pytest.mark.parametrize("text", FRESH_SHORT)
+def test_short_chat_turns_stay_below_review(model: FastModel, text: str) -> None:
+    assert FastScorer(model).score(text).score < model.review
+
+
+def test_texts_with_few_features_are_shrunk_toward_the_bias(model: FastModel) -> None:
+    assert model.min_features > 1
+    scorer, unshrunk = FastScorer(model), FastScorer(replace(model, min_features=1))
+    for text in ("hi", "DAN", "also fine"):
+        hashed = scorer.featurizer.hash(text)
+        total = float(model.weights.astype(np.float64)[hashed.idx].sum())
+        assert len(hashed.idx) < model.min_features
+        assert scorer.logit(text) == pytest.approx(model.bias + total / model.min_features)
+        assert unshrunk.logit(text) == pytest.approx(model.bias + total / len(hashed.idx))
+    long_text = "Please summarise the attached minutes for the board. " + PAYLOAD
+    assert scorer.logit(long_text) == unshrunk.logit(long_text)  # enough features: no shrinkage
 
 
 def test_decoded_view_maps_to_payload_origin(detector: LearnedDetector) -> None:

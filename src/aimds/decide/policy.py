@@ -14,7 +14,8 @@ from typing import Iterable
 from aimds import yamlio
 from aimds.config import Settings, Threshold
 from aimds.errors import ConfigError
-from aimds.types import Action, Finding, Role, ThreatKind, strictest
+from aimds.text.hidden import RULE_ID as HIDDEN_RULE
+from aimds.types import Action, Finding, Role, Span, ThreatKind, strictest
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,8 @@ class DecisionPolicy:
     corroboration_weight: float
     #: detector -> the witness it counts as in corroboration (detectors trained on the same data share one)
     witness: dict[str, str]
+    #: score of the extra witness a finding brings when it lies in a passage hidden from human readers
+    hidden_witness: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "DecisionPolicy":
@@ -52,6 +55,7 @@ class DecisionPolicy:
                 families=families,
                 corroboration_weight=float(raw["corroboration_weight"]),
                 witness={name: group[0] for group in raw["shared_evidence"] for name in group},
+                hidden_witness=float(raw["hidden_passage_witness"]),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise ConfigError(f"decide/defaults.yaml is invalid: {exc}") from exc
@@ -73,23 +77,27 @@ class DecisionPolicy:
 
     def kind_scores(self, findings: Iterable[Finding]) -> dict[ThreatKind, float]:
         """Per kind: the strongest finding, raised by corroborating witnesses of the same family."""
-        per_detector: dict[tuple[str, str], float] = {}
-        best_kind: dict[str, tuple[ThreatKind, float]] = {}
+        witnesses: dict[tuple[str, str], float] = {}
+        best: dict[str, tuple[ThreatKind, float, str]] = {}
         scores: dict[ThreatKind, float] = {}
+        findings = list(findings)
+        hidden = [(f.span.start, f.span.end) for f in findings if f.rule_id == HIDDEN_RULE and f.span is not None]
         for f in findings:
             family = self.families.get(f.kind)
             scores[f.kind] = max(scores.get(f.kind, 0.0), f.score)
             if family is None:
                 continue
-            key = (family, self.witness.get(f.detector, f.detector))
-            per_detector[key] = max(per_detector.get(key, 0.0), f.score)
-            if f.score > best_kind.get(family, (f.kind, -1.0))[1]:
-                best_kind[family] = (f.kind, f.score)
-        for family, (kind, top) in best_kind.items():
-            others = sorted((s for (fam, _), s in per_detector.items() if fam == family), reverse=True)[1:]
+            witness = self.witness.get(f.detector, f.detector)
+            witnesses[(family, witness)] = max(witnesses.get((family, witness), 0.0), f.score)
+            if hidden and _mostly_inside(f.span, hidden):
+                witnesses[(family, HIDDEN_RULE)] = self.hidden_witness
+            if f.score > best.get(family, (f.kind, -1.0, ""))[1]:
+                best[family] = (f.kind, f.score, witness)
+        for family, (kind, top, top_witness) in best.items():
             remaining = 1.0 - top
-            for s in others:
-                remaining *= 1.0 - self.corroboration_weight * s
+            for (fam, witness), s in witnesses.items():
+                if fam == family and witness != top_witness:
+                    remaining *= 1.0 - self.corroboration_weight * s
             scores[kind] = max(scores[kind], 1.0 - remaining)
         return scores
 
@@ -116,3 +124,12 @@ class DecisionPolicy:
         if score >= t.sanitize:
             return Action.SANITIZE
         return Action.ALLOW
+
+
+def _mostly_inside(span: Span | None, passages: list[tuple[int, int]]) -> bool:
+    """At least half of ``span`` lies in one of ``passages``: the finding is about that passage, not
+    about a window of the page that merely touches it."""
+    if span is None:
+        return False
+    return any(2 * (min(span.end, end) - max(span.start, start)) >= max(span.end - span.start, 1)
+               for start, end in passages)

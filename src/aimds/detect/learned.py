@@ -294,15 +294,16 @@ class WindowScore:
     end: int
 
 
-def worst_window(total: np.ndarray, count: np.ndarray, bias: float, window: int) -> WindowScore:
+def worst_window(total: np.ndarray, count: np.ndarray, bias: float, window: int, min_features: int = 1) -> WindowScore:
     """The window (of ``window`` positions, or the whole text if shorter) with the highest logit.
 
-    Every window of at least 16 positions holds a char 3-gram, so no window count is zero.
+    Every window of at least 16 positions holds a char 3-gram, so no window count is zero. A text
+    shorter than a window averages its weights over at least ``min_features`` (see `FastModel`).
     """
     n = len(total)
     if n <= window:
-        c = count.sum()
-        return WindowScore(bias + (float(total.sum()) / c if c else 0.0), 0, n)
+        c = max(int(count.sum()), min_features)
+        return WindowScore(bias + float(total.sum()) / c, 0, n)
     padded = np.empty(n + 1)
     padded[0] = 0.0
     padded[1:] = total
@@ -323,7 +324,7 @@ def _worst_long(padded: np.ndarray, count: np.ndarray, bias: float, window: int)
 
 
 def worst_windows(padded: np.ndarray, count: np.ndarray, begins: np.ndarray, lengths: np.ndarray, bias: float,
-                  window: int) -> list[WindowScore]:
+                  window: int, min_features: int = 1) -> list[WindowScore]:
     """`worst_window` of each slice ``[begin, begin + length)`` of ``padded[1:]``, bit for bit.
 
     ``padded[begin]`` must be 0.0 (a leading zero or a separator between texts), so that
@@ -333,7 +334,8 @@ def worst_windows(padded: np.ndarray, count: np.ndarray, begins: np.ndarray, len
     best = []
     for begin, n in zip(begins.tolist(), lengths.tolist()):
         if n <= window:
-            best.append(worst_window(padded[begin + 1 : begin + n + 1], count[begin : begin + n], bias, window))
+            best.append(worst_window(padded[begin + 1 : begin + n + 1], count[begin : begin + n], bias, window,
+                                     min_features))
         else:
             best.append(_worst_long(padded[begin : begin + n + 1], count[begin : begin + n], bias, window))
     return best
@@ -373,6 +375,11 @@ class FastModel:
     benign validation set maps to ``anchor_review`` (0.60) and the 0.2% point to ``anchor_block``
     (0.85), so the default decide thresholds mean those FPRs. ``kind_*`` is a second head telling
     jailbreaks (role-play personas, "no restrictions") from injections (goal hijacking).
+
+    A window's logit is the bias plus the mean weight of its features, taken over at least
+    ``min_features``: a text of two words has a handful of n-grams, and one that opens many
+    jailbreaks ("hi") would otherwise decide it alone. Short texts are shrunk toward the bias
+    instead, in training as at run time (full windows always hold more features than this).
     """
 
     weights: np.ndarray
@@ -385,6 +392,7 @@ class FastModel:
     bits: int
     review: float = 0.60
     block: float = 0.85
+    min_features: int = 1
 
     def calibrate(self, logit: float) -> float:
         return _sigmoid(self.cal_a * logit + self.cal_b)
@@ -396,7 +404,7 @@ class FastModel:
             weights=self.weights.astype(np.float16),
             kind_weights=self.kind_weights.astype(np.float16),
             scalars=np.array([self.bias, self.kind_bias, self.cal_a, self.cal_b, self.review, self.block]),
-            shape=np.array([self.window, self.bits], dtype=np.int64),
+            shape=np.array([self.window, self.bits, self.min_features], dtype=np.int64),
         )
 
     @classmethod
@@ -408,17 +416,19 @@ class FastModel:
                 weights = data["weights"].astype(np.float32)  # exact for float16; half the cache of float64
                 kind_weights = data["kind_weights"].astype(np.float32)
                 bias, kind_bias, cal_a, cal_b, review, block = (float(x) for x in data["scalars"])
-                window, bits = (int(x) for x in data["shape"])
+                shape = [int(x) for x in data["shape"]]
+                window, bits = shape[:2]
+                min_features = shape[2] if len(shape) > 2 else 1
         except ModelError:
             raise
         except Exception as exc:  # zip, key, value and OS errors all mean the same: unusable artifact
             raise ModelError(f"fast model artifact is missing or corrupt: {type(exc).__name__}: {exc}") from None
         size = 1 << bits
-        if weights.shape != (size,) or kind_weights.shape != (size,) or window < 16:
+        if weights.shape != (size,) or kind_weights.shape != (size,) or window < 16 or not 1 <= min_features <= window:
             raise ModelError("fast model artifact has inconsistent shapes")
         if not (np.isfinite(weights).all() and np.isfinite(kind_weights).all()):
             raise ModelError("fast model artifact holds non-finite weights")
-        return cls(weights, bias, kind_weights, kind_bias, cal_a, cal_b, window, bits, review, block)
+        return cls(weights, bias, kind_weights, kind_bias, cal_a, cal_b, window, bits, review, block, min_features)
 
 
 @dataclass(frozen=True)
@@ -450,8 +460,7 @@ class FastScorer:
         buckets = n, idx, starts = self.featurizer.buckets(self.featurizer.lower(text))
         padded = _padded_sums(n, idx, starts, self._weights)
         if n <= m.window:
-            c = len(idx)
-            return WindowScore(m.bias + (float(padded.sum()) / c if c else 0.0), 0, n), buckets, padded
+            return WindowScore(m.bias + float(padded.sum()) / max(len(idx), m.min_features), 0, n), buckets, padded
         return _worst_long(padded, _counts(n, starts), m.bias, m.window), buckets, padded
 
     def score(self, text: str, detail_floor: float = 0.0) -> Scored:
@@ -526,7 +535,7 @@ class FastScorer:
             count[starts] += 1
             count[starts[:-1]] += paired
         out = []
-        for text, best in zip(texts, worst_windows(padded, count, begins, lengths, m.bias, m.window)):
+        for text, best in zip(texts, worst_windows(padded, count, begins, lengths, m.bias, m.window, m.min_features)):
             score = m.calibrate(best.logit)
             out.append(Scored(score, best.start, best.end, 0.0) if score < detail_floor else self.score(text, detail_floor))
         return out

@@ -5,11 +5,13 @@ Views, in order (a view is present only when it differs from what came before):
 - ``unicode``: the same but letters of other scripts kept, for detectors of non-English text;
 - ``folded``: ``normalized`` with leetspeak and spacing tricks undone (see `tricks` for why apart);
 - ``decoded:rot13``: ``normalized`` rotated, when the text says rot13 or reads as English rotated;
+- ``hidden:html``: each passage hidden from human readers (HTML comments, hidden elements), tags
+  stripped, with ``origin`` = its span in the original (see `hidden`);
 - ``decoded:<encoding>``: payloads (tags, variation selectors, base64, hex, url, html,
   unicode_escape), each with ``origin`` = its span in the original and ``depth`` = nesting level,
   decoded again up to ``settings.decode_max_depth`` levels and ``settings.decode_max_payloads`` in all.
 
-Findings: ``INVISIBLE_TEXT`` for hidden characters, ``ENCODING_OBFUSCATION`` for decoded payloads
+Findings: ``INVISIBLE_TEXT`` for hidden characters (and, informational, for hidden HTML passages), ``ENCODING_OBFUSCATION`` for decoded payloads
 (score 0.5, 0.6 when nested: whether a payload is an attack is for the detectors reading it),
 look-alike letters mixed into Latin words, zalgo stacks and rot13.
 """
@@ -20,7 +22,7 @@ import re
 
 from aimds.config import Settings
 from aimds.errors import InputTooLarge, InvalidInput
-from aimds.text import decoders, tricks, unicode_fold
+from aimds.text import decoders, hidden, tricks, unicode_fold
 from aimds.text.decoders import Budget
 from aimds.text.gates import Gates, may_match
 from aimds.text.views import Prepared, View
@@ -31,6 +33,8 @@ DETECTOR = unicode_fold.DETECTOR
 MAX_DECODED_CHARS = 262_144
 _PAYLOAD_SCORE = 0.5
 _NESTED_SCORE = 0.6
+# Informational: pages hide text for harmless reasons; what the passage says decides (see decide).
+_HIDDEN_PASSAGE_SCORE = 0.1
 
 _ROT13 = str.maketrans(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
@@ -86,11 +90,20 @@ def prepare(text: str, role: Role | str, settings: Settings) -> Prepared:
         views.append(rot13[0])
         findings.append(rot13[1])
 
+    for span, passage in hidden.hidden_passages(normalized.text):
+        origin = normalized.to_original(span.start, span.end)
+        views.append(View(hidden.VIEW, passage, origin=origin))
+        findings.append(Finding(
+            kind=ThreatKind.INVISIBLE_TEXT, detector=DETECTOR, score=_HIDDEN_PASSAGE_SCORE,
+            reason=f"{len(passage)} characters of text hidden from readers (HTML comment or hidden element)",
+            span=origin, rule_id=hidden.RULE_ID, view=hidden.VIEW,
+        ))
+
     budget = Budget(settings.decode_max_payloads, MAX_DECODED_CHARS)
-    for hidden in uf.payloads if settings.decode_max_depth > 0 else ():
-        taken = budget.take(hidden.text)
+    for payload in uf.payloads if settings.decode_max_depth > 0 else ():
+        taken = budget.take(payload.text)
         if taken is not None:
-            view = View(hidden.name, _fold_payload(taken), origin=hidden.span, depth=1)
+            view = View(payload.name, _fold_payload(taken), origin=payload.span, depth=1)
             views.append(view)
             _decode(view, 1, settings.decode_max_depth, budget, views, findings)
     _decode(normalized, 0, settings.decode_max_depth, budget, views, findings, gates)

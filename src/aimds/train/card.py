@@ -27,7 +27,9 @@ def render(m: dict) -> str:
 A logistic-regression model over hashed character 3/4/5-grams and word uni/bigrams of lowercased
 text (digits folded, 2^{cfg['bits']} buckets, float16 weights, `fast_model.npz`, {m['artifact_bytes'] / 1e6:.1f} MB).
 A text's score is its worst window of {cfg['window']} characters, so a short payload inside a long
-document still lights up. Runtime needs numpy only. Trained by `aimds train fast` (seed {m['seed']},
+document still lights up. A window's logit is the bias plus its features' mean weight, taken over at
+least {cfg['min_features']} features, so a two-word text is not decided by one n-gram.
+Runtime needs numpy only. Trained by `aimds train fast` (seed {m['seed']},
 {m['examples']} examples, {m['train_rows']} training windows, {m['seconds']} s).
 
 ## Data
@@ -47,6 +49,9 @@ document still lights up. Runtime needs numpy only. Trained by `aimds train fast
   markdown note, email footer, code comment, JSON field, table cell, image alt text, plain
   paragraph); {recipe.written_direct} short direct injections written for this project (half of them
   in 13 other languages). Rows made from a public attack row carry its source family.
+  {recipe.wrapped_benign} benign documents with a benign note (comment, hidden element, disclaimer,
+  alt text, reminders to the reader) inside the same wrappers, so that no wrapper is evidence by
+  itself; {recipe.short_chat} of the shortest chat turns (greetings, acknowledgements, one-word answers).
 - Training windows: texts longer than the window are cut into overlapping windows (at most
   {cfg['max_windows']} per text); in an injected document only windows holding at least half the
   payload are positive, windows without it are benign.

@@ -27,7 +27,8 @@ import numpy as np
 from aimds.config import Settings
 from aimds.detect.learned import ARTIFACT_NAME, FastModel, FastScorer, Featurizer, Hashed
 from aimds.text.normalize import prepare
-from aimds.types import Role
+from aimds.text.views import View, identity_view
+from aimds.types import Role, Span
 from aimds.train import metrics
 from aimds.train.corpus import Example, build_corpus, loso_splits, template_groups, template_type
 
@@ -47,6 +48,7 @@ class FastConfig:
     alpha: float = 1e-5  # L2 strength of the SGD logistic regression
     epochs: int = 15
     feature_scale: float = 30.0  # L1-normalised rows are tiny; scaling keeps SGD steps well sized
+    min_features: int = 64  # rows are normalised by at least this many features (see FastModel)
     review_fpr: float = 0.01
     block_fpr: float = 0.002
 
@@ -139,7 +141,7 @@ def build_rows(examples: Sequence[Example], hashed: Sequence[Hashed], cfg: FastC
                 continue
             uniq, counts = np.unique(idx, return_counts=True)
             chunks_idx.append(uniq.astype(np.int32))
-            chunks_val.append((counts / idx.size).astype(np.float32))
+            chunks_val.append((counts / max(idx.size, cfg.min_features)).astype(np.float32))
             nnz += uniq.size
             indptr.append(nnz)
             y.append(label)
@@ -173,7 +175,7 @@ def fit_model(rows: Rows, select: np.ndarray, cfg: FastConfig, seed: int, with_k
     # float16 round trip now, so validation scores what ships
     w = w.astype(np.float16).astype(np.float64)
     kw = kw.astype(np.float16).astype(np.float64)
-    return FastModel(w, b, kw, kb, 1.0, 0.0, cfg.window, cfg.bits)
+    return FastModel(w, b, kw, kb, 1.0, 0.0, cfg.window, cfg.bits, min_features=cfg.min_features)
 
 
 def logits(model: FastModel, texts: Sequence[str]) -> np.ndarray:
@@ -181,18 +183,23 @@ def logits(model: FastModel, texts: Sequence[str]) -> np.ndarray:
     return np.fromiter((scorer.logit(t) for t in texts), dtype=np.float64, count=len(texts))
 
 
-def scored_texts(text: str) -> list[str]:
+def scored_views(text: str) -> tuple[View, ...]:
     """What `LearnedDetector` scores for ``text`` at run time (`Prepared.model_views`), so that
     out-of-fold scores are those the shipped detector would give: the worst of them counts."""
-    views = prepare(text, Role.USER, _DEFAULT_SETTINGS).model_views
-    return [v.text for v in views] or [text]
+    return prepare(text, Role.USER, _DEFAULT_SETTINGS).model_views or (identity_view("normalized", text),)
 
 
-def worst_logits(model: FastModel, texts: Sequence[Sequence[str]]) -> np.ndarray:
-    """Per example, the highest logit over its scored texts (see `scored_texts`)."""
-    flat = logits(model, [t for views in texts for t in views])
-    bounds = np.cumsum([0] + [len(views) for views in texts])
-    return np.array([flat[a:b].max() for a, b in zip(bounds[:-1], bounds[1:])])
+def worst_logits(model: FastModel, views: Sequence[Sequence[View]]) -> tuple[np.ndarray, list[Span]]:
+    """Per example, the highest logit over its scored views (see `scored_views`) and where in the
+    original text its worst window lies, as the run-time finding's span."""
+    scorer = FastScorer(model)
+    out, spans = np.empty(len(views)), []
+    for i, example_views in enumerate(views):
+        logit, view = max(((scorer.logit(v.text), v) for v in example_views), key=lambda pair: pair[0])
+        scored = scorer.score(view.text)
+        out[i] = logit
+        spans.append(view.to_original(scored.start, scored.end))
+    return out, spans
 
 
 def threshold_for_mean_fpr(groups: Sequence[np.ndarray], max_fpr: float) -> float:
@@ -240,6 +247,7 @@ class OutOfFold:
     scored: np.ndarray
     groups: list[set[str]]
     calibration: tuple[float, float]
+    span: list[Span | None]  # where each scored example's worst window lies (None: unscored)
 
 
 def out_of_fold(data_dir: Path, seed: int = 0, cfg: FastConfig = FastConfig(),
@@ -256,7 +264,8 @@ def out_of_fold(data_dir: Path, seed: int = 0, cfg: FastConfig = FastConfig(),
     rows = build_rows(examples, hashed, cfg, seed, lambda s, f: report(s, f))
     family = np.array([ex.family for ex in examples])
     row_family = family[rows.example]
-    texts = [scored_texts(ex.text) for ex in examples]
+    views = [scored_views(ex.text) for ex in examples]
+    spans: list[Span | None] = [None] * len(examples)
     labels = np.array([ex.label for ex in examples], dtype=np.int8)
 
     # Leave-one-source-out; each fold also holds out a group of generated benign template types, so
@@ -273,7 +282,9 @@ def out_of_fold(data_dir: Path, seed: int = 0, cfg: FastConfig = FastConfig(),
         train_rows = np.flatnonzero((row_family != held) & ~np.isin(row_hosts, held_types))
         model = fit_model(rows, train_rows, cfg, seed)
         test = np.flatnonzero((family == held) | (np.isin(types, held_types) & (labels == 0)))
-        oof[test] = worst_logits(model, [texts[i] for i in test])
+        oof[test], test_spans = worst_logits(model, [views[i] for i in test])
+        for i, span in zip(test, test_spans):
+            spans[i] = span
 
     scored = ~np.isnan(oof)
     benign = scored & (labels == 0)
@@ -282,7 +293,7 @@ def out_of_fold(data_dir: Path, seed: int = 0, cfg: FastConfig = FastConfig(),
     benign_groups.append(oof[benign & synthetic])
     cal_a, cal_b = anchored_calibration([g for g in benign_groups if g.size], cfg)
     prob = 1.0 / (1.0 + np.exp(-(cal_a * np.where(scored, oof, 0.0) + cal_b)))
-    return OutOfFold(examples, rows, prob, scored, groups, (cal_a, cal_b))
+    return OutOfFold(examples, rows, prob, scored, groups, (cal_a, cal_b), spans)
 
 
 def train_fast(data_dir: Path, out_dir: Path, seed: int = 0, progress: Progress | None = None,
@@ -305,7 +316,7 @@ def train_fast(data_dir: Path, out_dir: Path, seed: int = 0, progress: Progress 
     report("fitting final model", 0.97)
     final = fit_model(rows, np.arange(len(rows.y)), cfg, seed, with_kind=True)
     final = FastModel(final.weights, final.bias, final.kind_weights, final.kind_bias, cal_a, cal_b,
-                      cfg.window, cfg.bits)
+                      cfg.window, cfg.bits, min_features=cfg.min_features)
     artifact = out_dir / ARTIFACT_NAME
     final.save(artifact)
 

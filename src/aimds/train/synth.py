@@ -12,7 +12,10 @@ Recipe (seeded, reproducible):
   injection written for this project) inserted into a generated document at the start, middle or
   end, inside one of nine wrappers (HTML comment, hidden div, markdown note, email footer, code
   comment, JSON field, table cell, alt text, plain paragraph). Rows built from a public attack row
-  carry its family; ``span`` marks where the payload sits.
+  carry its family; ``span`` marks where the payload sits;
+- benign documents with a benign note (a comment, hidden element, disclaimer, alt text, imperative
+  reminders to the reader) inside the same wrappers, so that a wrapper is never evidence by itself;
+- the shortest chat turns (greetings, acknowledgements, one-word answers), typed as chat.
 """
 
 from __future__ import annotations
@@ -326,6 +329,8 @@ class Recipe:
     written_direct: int = 300
     max_payload_chars: int = 1500
     per_intent_type: int = 0  # attack/benign twins of `synth_intent` (0: not generated)
+    wrapped_benign: int = 5200  # as many as indirect injections, so each wrapper is as often benign
+    short_chat: int = 300
 
 
 def generate(real: list[Example], seed: int = 0, recipe: Recipe = Recipe()) -> list[Example]:
@@ -359,4 +364,22 @@ def generate(real: list[Example], seed: int = 0, recipe: Recipe = Recipe()) -> l
     for name, (gen, label, category) in sorted(INTENT_GENERATORS.items()):
         for _ in range(recipe.per_intent_type):
             out.append(Example(gen(rng), label, category, f"synthetic:{name}", SYNTHETIC_FAMILY, synthetic=True))
+    for _ in range(recipe.wrapped_benign):
+        out.append(_wrapped_benign(rng))
+    for _ in range(recipe.short_chat):  # typed as chat, so they are held out with chat transcripts
+        out.append(Example(_short_chat(rng), 0, "benign", "synthetic:chat", SYNTHETIC_FAMILY, synthetic=True))
     return out
+
+
+def _short_chat(rng: random.Random) -> str:
+    text = _fill(rng, rng.choice(T.SHORT_CHAT))
+    return text.capitalize() if rng.random() < 0.4 else text
+
+
+def _wrapped_benign(rng: random.Random) -> Example:
+    """A benign document with a benign note in one of the injection wrappers; it counts as its host
+    format, so leave-one-format-out validation holds it out with that format."""
+    doc_type = rng.choice(sorted(DOC_GENERATORS))
+    bank = rng.choice((T.BENIGN_NOTES, T.BENIGN_NOTES, T.BUSINESS_SENTENCES, T.REVIEW_SENTENCES, T.TRIGGER_BENIGN))
+    text, _ = _insert(rng, DOC_GENERATORS[doc_type](rng), _wrap(rng, _fill(rng, rng.choice(bank))))
+    return Example(text, 0, "benign", f"synthetic:{doc_type}", SYNTHETIC_FAMILY, synthetic=True)

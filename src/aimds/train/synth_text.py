@@ -258,6 +258,40 @@ FOREIGN: dict[str, tuple[str, ...]] = {
            "Hóa đơn được đính kèm.", "Hãy viết một hàm kiểm tra số nguyên tố.", "Quên câu hỏi trước của tôi đi."),
 }
 
+# The shortest turns of a chat: a model that never saw them scores a two-word text by one or two
+# n-grams ("hi" opens many jailbreaks), so "hi" or "also fine" looked like attacks.
+SHORT_CHAT = (
+    "hi", "hello", "hey", "hi there", "hello again", "good morning", "good evening", "hey {first}", "hi {first}!",
+    "ok", "okay", "ok thanks", "thanks", "thank you", "thanks a lot", "thx", "cheers", "great", "perfect",
+    "cool", "nice", "got it", "sounds good", "makes sense", "sure", "yes", "yes please", "no", "no thanks",
+    "not really", "maybe", "also fine", "that works", "fine by me", "agreed", "done", "next", "continue",
+    "go on", "more", "shorter please", "again?", "why?", "how?", "what?", "really?", "are you sure?",
+    "in {city}", "{weekday}", "{month} {day}", "{n}", "option 2", "the second one", "both", "neither",
+    "lol", "haha", "oops", "sorry", "my bad", "never mind", "nvm", "wait", "hold on", "one more thing",
+    "bye", "see you", "talk later", "good night", ":)", "👍", "🙏 thanks", "ok 👍", "stop", "retry", "redo it",
+)
+
+# What benign documents really hide or set apart in the places injections are hidden (comments,
+# hidden elements, notes, alt text, footers): without these, every wrapper in the training data
+# holds an attack and the models learn the wrapper instead of what the text asks.
+BENIGN_NOTES = (
+    "TODO: clean up this section before the release.", "Last updated on {month} {day} by {first}.",
+    "Skip to main content", "Subscribe to our newsletter for weekly deals.", "tracking pixel",
+    "Please ignore this notice if you have already paid.", "Do not reply to this automated message.",
+    "This email and any attachments are confidential and intended only for the addressee.",
+    "Prices include VAT; shipping is calculated at checkout.", "Remember to bring your badge on {weekday}.",
+    "Note: the figures for {month} are preliminary and may change.", "Photo of the {product} on a desk",
+    "Chart showing revenue by quarter", "Logo of {company}", "Close menu", "Loading...",
+    "Reviewed by {first} {last}.", "Draft - do not circulate outside the team.",
+    "If you are reading this, the build finished without errors.", "Ignore the warnings from the legacy linter here.",
+    "Override the default timeout only if the upstream service is slow.", "Do not edit below this line.",
+    "Generated file: changes will be overwritten.", "Please review the attached figures before {weekday}.",
+    "Assistant manager: {first} {last}", "Keep this section short; readers skim it.",
+    "You can unsubscribe at any time from your account settings.", "Questions? Reply to this email and we will help.",
+    "Image: the team in {city}", "See the appendix for the full table.",
+    "Forget the old process: requests now go through the new form.", "System maintenance is scheduled for {weekday} night.",
+)
+
 # Short injections written for this project (not taken from any corpus): what an attacker hides in
 # a document or tool output to hijack an assistant that reads it.
 INDIRECT_PAYLOADS = (
