@@ -336,6 +336,11 @@ frozen table to 65.5% / 2.59% with this one.
 - 600 draws per type of `aimds.train.synth_intent` (probes, hijacks, rule breaking in six
   languages, with benign twins): 49.4% (50.1% with the twins kept out of the calibration groups);
   neuralchemy rose (18% to 32%), gptfuzz and garak_promptinject fell; not kept (`INTENT_ROWS = 0`).
+- Benign documents with benign notes in the injection wrappers (shipped): with 2,000 of them the
+  tier alone went from 56.1% to 55.6% (and 50.0% with short chat turns added); with 5,200, as many
+  as the indirect injections, 52.1%, on a benign set that now holds those documents. Without them
+  every wrapper held an attack, and the tier scored a benign shop page with a hidden modal and a
+  tracking span at 0.54-0.64 from the markup alone.
 
 ## Artifacts
 | file | bytes |
