@@ -33,7 +33,7 @@ class FlakyStore(MemoryStore):
     down = False
 
     def __getattribute__(self, name):
-        if name in ("get", "set", "set_many", "incr", "append", "append_linked", "read", "take_tokens", "take_tokens_many", "delete") \
+        if name in ("get", "set", "set_many", "incr", "append", "append_linked", "get_kept", "read", "take_tokens", "take_tokens_many", "delete") \
                 and object.__getattribute__(self, "down"):
             def fail(*a, **k):
                 raise StoreUnavailable("Redis store error: ConnectionError")

@@ -40,7 +40,7 @@ def test_sqlite_staged_append_is_durable_only_after_its_commit(tmp_path: Path) -
 def test_loop_commit_groups_requests_and_waits_out_another_writer(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     log = AuditLog(store)
-    committer = LoopCommitter(log, store, ttl=60)
+    committer = LoopCommitter(log, ttl=60)
     committer.start()
     other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
 
@@ -55,7 +55,8 @@ def test_loop_commit_groups_requests_and_waits_out_another_writer(tmp_path: Path
 
     seqs = asyncio.run(scenario())
     assert seqs == [[1], [2], [3], [4], [5]]
-    assert store.get("verdict:3") == b"[4]"
+    assert log.kept("verdict:3") == b"[4]"
+    assert store.get("verdict:3") is None  # kept in the log's file, in the records' own transaction
     assert log.verify().ok and log.verify().records == 5
     committer.stop()
 
@@ -63,7 +64,7 @@ def test_loop_commit_groups_requests_and_waits_out_another_writer(tmp_path: Path
 def test_loop_commit_skips_requests_that_gave_up_and_reports_failures() -> None:
     store = MemoryStore()
     log = AuditLog(store)
-    committer = LoopCommitter(log, store, ttl=None)
+    committer = LoopCommitter(log, ttl=None)
 
     async def gave_up() -> list[int]:
         dropped = committer.submit([entry(0)], None)
@@ -77,7 +78,7 @@ def test_loop_commit_skips_requests_that_gave_up_and_reports_failures() -> None:
         def append_linked(self, *args: object, **kwargs: object) -> list[int]:
             raise StoreUnavailable("down")
 
-    broken = LoopCommitter(AuditLog(Down()), Down(), ttl=None)
+    broken = LoopCommitter(AuditLog(Down()), ttl=None)
 
     async def fails() -> list[BaseException | list[int]]:
         return await asyncio.gather(broken.submit([entry(1)], None), broken.submit([entry(2)], None),
@@ -89,7 +90,7 @@ def test_loop_commit_skips_requests_that_gave_up_and_reports_failures() -> None:
 def test_stop_writes_what_is_queued(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     log = AuditLog(store)
-    committer = LoopCommitter(log, store, ttl=None)
+    committer = LoopCommitter(log, ttl=None)
 
     async def queue_then_stop() -> None:
         committer.submit([entry(1), entry(2)], None)
@@ -101,7 +102,7 @@ def test_stop_writes_what_is_queued(tmp_path: Path) -> None:
 
 def test_thread_commit_resolves_on_the_loop() -> None:
     store = MemoryStore()
-    committer = ThreadCommitter(AuditLog(store), store, ttl=None)
+    committer = ThreadCommitter(AuditLog(store), ttl=None)
 
     async def run() -> list[list[int]]:
         return await asyncio.wait_for(asyncio.gather(*(committer.submit([entry(i)], None) for i in range(3))), 5)

@@ -43,6 +43,9 @@ def test_nothing_acknowledged_is_lost_on_kill_9(tmp_path) -> None:
         records = httpx.get(restarted.url + "/v1/audit?format=jsonl", headers=bearer(auditor), timeout=10)
         ids = {line.split(b'"verdict_id":"')[1][:32].decode() for line in records.content.splitlines()}
         assert set(acked) <= ids
+        with httpx.Client(base_url=restarted.url, headers=bearer(checker), timeout=10) as http:
+            kept = [http.get(f"/v1/verdicts/{verdict_id}") for verdict_id in acked]
+        assert [r.status_code for r in kept] == [200] * len(acked)  # every acknowledged verdict was kept
         feedback = httpx.get(restarted.url + "/v1/feedback", headers=bearer(auditor), timeout=10).json()
         assert feedback["items"][0]["verdict_id"] == acked[0]
         again = httpx.post(restarted.url + "/v1/check", json={"text": "hello"}, headers=bearer(checker), timeout=10)

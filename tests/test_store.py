@@ -259,6 +259,64 @@ def test_redis_instances_appending_to_one_chain_keep_it_linked(redis_server: Red
     assert logs[0].verify().ok
 
 
+def test_values_kept_with_appended_records(store: Store) -> None:
+    """What the server's verdicts rely on: values built from the records' sequence numbers, stored
+    with them, read back with `get_kept`, expiring after their ttl."""
+    def link(prev: bytes | None, seq: int, payload: bytes) -> bytes:
+        return payload
+
+    def keep(seqs: list[int]) -> list[tuple[str, bytes]]:
+        return [(f"v:{seq}", b"seq %d" % seq) for seq in seqs]
+
+    assert store.append_linked("kept-log", [b"a", b"b"], link, keep, 60) == [1, 2]
+    assert store.append_linked("kept-log", [b"c"], link, lambda seqs: [("short", b"x")], 0.15) == [3]
+    assert [store.get_kept(f"v:{n}") for n in (1, 2, 3)] == [b"seq 1", b"seq 2", None]
+    assert store.get_kept("short") == b"x"
+    time.sleep(0.3)
+    assert store.get_kept("short") is None and store.get_kept("v:2") == b"seq 2"
+
+
+def test_sqlite_kept_values_are_committed_with_their_records(tmp_path) -> None:
+    import sqlite3
+
+    store = SQLiteStore(tmp_path / "s.db")
+    reader = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    seqs, commit = store.stage_linked("audit", [b"r1", b"r2"], lambda p, n, r: r,
+                                      lambda seqs: [(f"verdict:{n}", b"v%d" % n) for n in seqs], 60)
+    assert seqs == [1, 2]
+    assert reader.execute("SELECT count(*) FROM kept").fetchone()[0] == 0  # nothing before the commit
+    commit()
+    assert reader.execute("SELECT key, value FROM kept ORDER BY key").fetchall() == [("verdict:1", b"v1"), ("verdict:2", b"v2")]
+    assert store.get("verdict:1") is None and store.get_kept("verdict:1") == b"v1"
+    store.set("verdict:old", b"kept by an earlier version")  # with the other values: still found
+    assert store.get_kept("verdict:old") == b"kept by an earlier version"
+
+    def broken(seqs: list[int]) -> list[tuple[str, bytes]]:
+        raise ValueError("cannot build the values")
+
+    with pytest.raises(ValueError):
+        store.stage_linked("audit", [b"r3"], lambda p, n, r: r, broken)
+    assert store.read("audit", after=2) == []  # the records went with them
+    seqs, commit = store.stage_linked("audit", [b"r3"], lambda p, n, r: r)  # the lock was released
+    commit()
+    assert seqs == [3]
+    store.close()
+
+
+def test_sqlite_expired_kept_values_are_purged(tmp_path) -> None:
+    from aimds.store import sqlite as sqlite_module
+
+    now = [1000.0]
+    store = SQLiteStore(tmp_path / "s.db", clock=lambda: now[0])
+    store.append_linked("audit", [b"old"], lambda p, n, r: r, lambda seqs: [("old", b"x")], 10)
+    now[0] += 60
+    for i in range(sqlite_module._PURGE_KEPT_EVERY):
+        store.append_linked("audit", [b"new"], lambda p, n, r: r, lambda seqs, i=i: [(f"new:{i}", b"y")], 10)
+    keys = {k for (k,) in store._log.execute("SELECT key FROM kept")}
+    assert "old" not in keys and len(keys) == sqlite_module._PURGE_KEPT_EVERY
+    store.close()
+
+
 def test_many_takes_of_one_bucket_answer_as_if_taken_in_turn(store: Store) -> None:
     """A group of requests from one client: the first ones get the tokens left, the rest wait."""
     rate, burst = 0.01, 3.0

@@ -8,7 +8,8 @@ without a dictionary attack on the log), its length, and the findings' kinds, sp
 which detectors keep free of secrets and PII by contract.
 
 Writes go through `AuditWriter`, which groups records from concurrent requests into one durable
-transaction (group commit) and resolves each caller only after the commit.
+transaction (group commit) and resolves each caller only after the commit. Values can be kept with the
+records (the server's verdicts), written with them and read back with `AuditLog.kept`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import orjson
 from aimds.errors import AimdsError
 
 STREAM = "audit"
+# Values to keep with appended records, built from the records' sequence numbers.
+Keep = Callable[[list[int]], list[tuple[str, bytes]]]
 GENESIS = "0" * 64
 _DUMP = orjson.OPT_SORT_KEYS
 
@@ -144,17 +147,23 @@ class AuditLog:
         self.store = store
         self.stream = stream
 
-    def append(self, entries: list[dict[str, Any]]) -> list[int]:
-        """Durably chain ``entries``; returns their sequence numbers once committed."""
+    def append(self, entries: list[dict[str, Any]], keep: Keep | None = None, ttl: float | None = None) -> list[int]:
+        """Durably chain ``entries``; returns their sequence numbers once committed. With ``keep``,
+        the values ``keep(seqs)`` returns are stored with them (expiring after ``ttl`` seconds)."""
         payloads = [canonical(e) for e in entries]
-        return self.store.append_linked(self.stream, payloads, _Linker(payloads, entries))
+        return self.store.append_linked(self.stream, payloads, _Linker(payloads, entries), keep, ttl)
 
-    def stage(self, entries: list[dict[str, Any]]) -> tuple[list[int], Callable[[], None] | None]:
-        """Chain ``entries`` in an open transaction (local stores: SQLite, memory); returns their
-        sequence numbers and the commit that makes them durable (None: already durable as far as
-        the store goes). Raises `StoreBusy` rather than wait."""
+    def stage(self, entries: list[dict[str, Any]], keep: Keep | None = None,
+              ttl: float | None = None) -> tuple[list[int], Callable[[], None] | None]:
+        """Chain ``entries`` (and ``keep``'s values, as `append`) in an open transaction (local stores:
+        SQLite, memory); returns their sequence numbers and the commit that makes them durable (None:
+        already durable as far as the store goes). Raises `StoreBusy` rather than wait."""
         payloads = [canonical(e) for e in entries]
-        return self.store.stage_linked(self.stream, payloads, _Linker(payloads, entries))
+        return self.store.stage_linked(self.stream, payloads, _Linker(payloads, entries), keep, ttl)
+
+    def kept(self, key: str) -> bytes | None:
+        """A value stored with records by `append` or `stage` (None: unknown or expired)."""
+        return self.store.get_kept(key)
 
     def records(self, after: int = 0, page: int = 1000) -> Iterator[dict[str, Any]]:
         while True:
@@ -244,28 +253,27 @@ def verify_records(
 
 
 Done = Callable[[list[int] | None, BaseException | None], None]
-KvBuilder = Callable[[list[int]], list[tuple[str, bytes]]]
 
 
 @dataclass(slots=True)
 class _Job:
     entries: list[dict[str, Any]]
-    kv: KvBuilder | None
+    keep: Keep | None
     done: Done
 
 
 class AuditWriter:
     """Group commit: one background thread turns many concurrent submissions into few durable writes.
 
-    A submission may also carry values to store once its records are committed (the server keeps
-    verdicts this way), so the request path pays for neither the fsync nor the value write. Each
-    submitter learns the outcome through its ``done`` callback, called on the writer thread.
+    A submission may also carry values to keep with its records (the server keeps verdicts this
+    way), so the request path pays for neither the fsync nor the value write. Each submitter learns
+    the outcome through its ``done`` callback, called on the writer thread.
     """
 
-    def __init__(self, log: AuditLog, max_batch: int = 512, kv_store: Any = None, kv_ttl: float | None = None) -> None:
+    def __init__(self, log: AuditLog, max_batch: int = 512, keep_ttl: float | None = None) -> None:
         self.log = log
         self._max_batch = max_batch
-        self._kv_store, self._kv_ttl = kv_store, kv_ttl
+        self._keep_ttl = keep_ttl
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread()
         self.start()
@@ -280,9 +288,9 @@ class AuditWriter:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def submit_many(self, entries: list[dict[str, Any]], done: Done, kv: KvBuilder | None = None) -> None:
-        """Queue records; ``done(seqs, None)`` after they (and ``kv(seqs)``) are committed, else ``done(None, error)``."""
-        self._queue.put(_Job(entries, kv, done))
+    def submit_many(self, entries: list[dict[str, Any]], done: Done, keep: Keep | None = None) -> None:
+        """Queue records; ``done(seqs, None)`` after they (and ``keep(seqs)``) are committed, else ``done(None, error)``."""
+        self._queue.put(_Job(entries, keep, done))
 
     def submit(self, entry: dict[str, Any]) -> Future[int]:
         future: Future[int] = Future()
@@ -319,19 +327,13 @@ class AuditWriter:
 
     def _commit(self, batch: list[_Job]) -> None:
         try:
-            seqs = self.log.append([entry for job in batch for entry in job.entries])
-            per_job, start = [], 0
-            for job in batch:
-                per_job.append(seqs[start:start + len(job.entries)])
-                start += len(job.entries)
-            values = [kv for job, own in zip(batch, per_job) if job.kv is not None for kv in job.kv(own)]
-            if values:
-                self._kv_store.set_many(values, self._kv_ttl)
+            seqs = self.log.append([entry for job in batch for entry in job.entries],
+                                   keep_all([(len(job.entries), job.keep) for job in batch]), self._keep_ttl)
         except Exception as exc:  # noqa: BLE001 - every waiting caller must learn the write failed
             for job in batch:
                 _notify(job.done, None, exc)
             return
-        for job, own in zip(batch, per_job):
+        for job, own in zip(batch, split_seqs(seqs, [len(job.entries) for job in batch])):
             _notify(job.done, own, None)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -339,6 +341,28 @@ class AuditWriter:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout)
+
+
+def split_seqs(seqs: list[int], sizes: list[int]) -> list[list[int]]:
+    """The sequence numbers of a group's records, per submission of ``sizes`` records each."""
+    out, start = [], 0
+    for size in sizes:
+        out.append(seqs[start:start + size])
+        start += size
+    return out
+
+
+def keep_all(parts: list[tuple[int, Keep | None]]) -> Keep | None:
+    """One `Keep` for a group of submissions (record count, own keep): each gets its own sequence
+    numbers. None when no submission keeps anything."""
+    if all(keep is None for _, keep in parts):
+        return None
+
+    def keep(seqs: list[int]) -> list[tuple[str, bytes]]:
+        own = split_seqs(seqs, [size for size, _ in parts])
+        return [value for (_, part), mine in zip(parts, own) if part is not None for value in part(mine)]
+
+    return keep
 
 
 def _notify(done: Done, seqs: list[int] | None, error: BaseException | None) -> None:

@@ -70,7 +70,7 @@ async def feedback(svc: Service, request: Request, principal: Principal | None) 
     if body.text is not None:
         svc.check_text_size(body.text)
     if body.verdict_id is not None:
-        if await svc.call_store("verdicts", svc.store.get, f"verdict:{body.verdict_id}") is None:
+        if await svc.call_store("verdicts", svc.audit.kept, f"verdict:{body.verdict_id}") is None:
             raise ApiError(404, "verdict_not_found", "no verdict with this id (unknown or expired)")
     item = body.model_dump(mode="json", exclude_none=True) | {"ts": time.time(), "actor": principal.actor}
     seq = await svc.call_store("feedback", svc.store.append, FEEDBACK_STREAM, canonical(item))
@@ -89,7 +89,7 @@ async def get_verdict(svc: Service, request: Request, principal: Principal | Non
     verdict_id = request.path_params["verdict_id"]
     raw = None
     if 0 < len(verdict_id) <= 64:
-        raw = await svc.call_store("verdicts", svc.store.get, f"verdict:{verdict_id}")
+        raw = await svc.call_store("verdicts", svc.audit.kept, f"verdict:{verdict_id}")
     stored = orjson.loads(raw) if raw else None
     # A checker sees only its own verdicts; someone else's looks exactly like a missing one.
     if stored is None or (principal.role is ApiRole.CHECKER and stored.get("owner") != principal.actor):

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from aimds.audit import AuditLog, KvBuilder, decision_entry
+from aimds.audit import AuditLog, Keep, decision_entry
 from aimds.auth import ApiRole, Authenticator, AuthError, Forbidden, JwtVerifier, KeyRing, Principal, require
 from aimds.errors import AimdsError, InputTooLarge, InvalidInput
 from aimds.server.admission import GroupAdmission
@@ -53,7 +53,7 @@ class Service:
         self.metrics = Metrics()
         self.audit = AuditLog(store)
         self.remote_store = bool(getattr(store, "blocking_io", False))
-        self.committer = committer_for(self.audit, store, settings.verdict_ttl_s, self.remote_store)
+        self.committer = committer_for(self.audit, settings.verdict_ttl_s, self.remote_store)
         self.audit_key = audit_key
         self.keys = KeyRing(store)
         jwt = None
@@ -356,17 +356,17 @@ class Service:
         """Commit the audit records (and, with ``keep``, the verdicts for GET /v1/verdicts) before the
         caller answers; sets ``audit_seq`` on each verdict. Returns extra response headers."""
         entries = [decision_entry(v, t, self.audit_key, principal.actor, client, route) for v, t in zip(verdicts, texts)]
-        kv = partial(_verdict_values, verdicts, principal.actor) if keep else partial(_set_seqs, verdicts)
-        return await self.commit(entries, kv, len(verdicts))
+        kept = partial(_verdict_values, verdicts, principal.actor) if keep else partial(_set_seqs, verdicts)
+        return await self.commit(entries, kept, len(verdicts))
 
     async def record_action(self, entry: dict[str, Any]) -> dict[str, str]:
         """Audit an administrative action (quarantine, release, review decision, canary issued)."""
         self.metrics.labelled(self.metrics.admin_actions, entry["event"]).inc()
         return await self.commit([entry], None, 1)
 
-    async def commit(self, entries: list[dict[str, Any]], kv: KvBuilder | None, count: int) -> dict[str, str]:
+    async def commit(self, entries: list[dict[str, Any]], keep: Keep | None, count: int) -> dict[str, str]:
         try:
-            await within(self.committer.submit(entries, kv), self.settings.request_timeout_s)
+            await within(self.committer.submit(entries, keep), self.settings.request_timeout_s)
         except (StoreUnavailable, asyncio.TimeoutError, OSError) as exc:
             self.metrics.audit_failures.inc(count)
             self.store_failed("audit", exc)

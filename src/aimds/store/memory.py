@@ -9,6 +9,7 @@ from collections.abc import Callable
 from aimds.store.bucket import refill
 
 Link = Callable[[bytes | None, int, bytes], bytes]
+Keep = Callable[[list[int]], list[tuple[str, bytes]]]
 
 
 class MemoryStore:
@@ -66,19 +67,30 @@ class MemoryStore:
             log.append(bytes(record))
             return len(log)
 
-    def append_linked(self, stream: str, payloads: list[bytes], link: Link) -> list[int]:
-        """Append records each built from its predecessor, atomically (used for hash chains)."""
+    def append_linked(self, stream: str, payloads: list[bytes], link: Link, keep: Keep | None = None,
+                      ttl: float | None = None) -> list[int]:
+        """Append records each built from its predecessor, atomically (used for hash chains), with the
+        values ``keep(seqs)`` returns."""
         with self._lock:
             log = self._logs.setdefault(stream, [])
             seqs = []
             for payload in payloads:
                 log.append(link(log[-1] if log else None, len(log) + 1, payload))
                 seqs.append(len(log))
+            if keep is not None:
+                expires = self._clock() + ttl if ttl else None
+                for key, value in keep(seqs):
+                    self._values[key] = (bytes(value), expires)
             return seqs
 
-    def stage_linked(self, stream: str, payloads: list[bytes], link: Link) -> tuple[list[int], None]:
+    def stage_linked(self, stream: str, payloads: list[bytes], link: Link, keep: Keep | None = None,
+                     ttl: float | None = None) -> tuple[list[int], None]:
         """`append_linked`; no commit is left to run (nothing goes to disk)."""
-        return self.append_linked(stream, payloads, link), None
+        return self.append_linked(stream, payloads, link, keep, ttl), None
+
+    def get_kept(self, key: str) -> bytes | None:
+        """A value kept with log records: here, among the others."""
+        return self.get(key)
 
     def read(self, stream: str, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
         with self._lock:

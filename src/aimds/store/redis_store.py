@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from aimds.store.errors import StoreUnavailable
 
 Link = Callable[[bytes | None, int, bytes], bytes]
+Keep = Callable[[list[int]], list[tuple[str, bytes]]]
 
 _INCR = """
 local created = redis.call('EXISTS', KEYS[1]) == 0
@@ -116,10 +117,12 @@ class RedisStore:
     def append(self, stream: str, record: bytes) -> int:
         return int(self._call(self._client.rpush, self._k("log:" + stream), bytes(record)))
 
-    def append_linked(self, stream: str, payloads: list[bytes], link: Link) -> list[int]:
+    def append_linked(self, stream: str, payloads: list[bytes], link: Link, keep: Keep | None = None,
+                      ttl: float | None = None) -> list[int]:
         """Link the records to the tail this process last saw and push them with a script that refuses
         if the list has grown since (another instance appended): then relink to the new tail and try
-        again. One round trip when this process is the only writer, where WATCH/MULTI took four."""
+        again. One round trip when this process is the only writer, where WATCH/MULTI took four. The
+        values ``keep(seqs)`` returns are stored once the records are in (one more round trip)."""
         key = self._k("log:" + stream)
         tail = self._tails.get(stream)
         for _ in range(1000):
@@ -137,9 +140,17 @@ class RedisStore:
             now = self._call(self._push_at, keys=[key], args=[length, *records])
             if int(now[0]) == length + len(records) and len(now) == 1:
                 self._tails[stream] = (length + len(records), records[-1])
-                return list(range(length + 1, length + 1 + len(records)))
+                seqs = list(range(length + 1, length + 1 + len(records)))
+                values = keep(seqs) if keep is not None else []
+                if values:
+                    self.set_many(values, ttl)
+                return seqs
             tail = (int(now[0]), now[1] if len(now) > 1 else None)
         raise StoreUnavailable("Redis append kept conflicting with other writers")
+
+    def get_kept(self, key: str) -> bytes | None:
+        """A value kept with log records: here, among the others."""
+        return self.get(key)
 
     def read(self, stream: str, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
         start = max(after, 0)

@@ -15,6 +15,10 @@ passive checkpoints keep losing the race against writers (other worker processes
 log pass `WAL_CAP_PAGES`, the thread runs a RESTART checkpoint, which waits for the writers and makes
 the next write start the log over; writers that still outrun it wait for it (see `_kv_written`). The
 log stays bounded whoever writes, and `journal_size_limit` gives the space back.
+
+Values kept with log records (the server's verdicts for ``GET /v1/verdicts``) live in the log's file,
+table ``kept``, and are written in the records' own transaction: as durable as the records, and
+without a key-value transaction of their own on the caller's thread (see `stage_linked`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from aimds.store.errors import StoreBusy, StoreUnavailable
 
 Link = Callable[[bytes | None, int, bytes], bytes]
 Commit = Callable[[], None]
+Keep = Callable[[list[int]], list[tuple[str, bytes]]]
 
 _KV_SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL) WITHOUT ROWID;
@@ -43,6 +48,8 @@ CREATE TABLE IF NOT EXISTS bucket (key TEXT PRIMARY KEY, tokens REAL NOT NULL, l
 _LOG_SCHEMA = """
 CREATE TABLE IF NOT EXISTS log (stream TEXT NOT NULL, seq INTEGER NOT NULL, record BLOB NOT NULL,
                                 PRIMARY KEY (stream, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kept (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kept_expiry ON kept (expires) WHERE expires IS NOT NULL;
 """
 # Token bucket as one UPSERT: a new row starts full less the cost; an existing one refills by the time
 # since `last`, then pays `cost` if it can (`ok`). SET expressions all see the row as it was.
@@ -57,6 +64,9 @@ ON CONFLICT (key) DO UPDATE SET
 RETURNING key, ok, tokens
 """
 _PURGE_EVERY = 10_000
+# Expired kept values are deleted every this many keeping transactions, at most this many at once
+# beyond twice what was kept since (so purging keeps pace with keeping and never holds the lock long).
+_PURGE_KEPT_EVERY, _PURGE_KEPT_MIN = 32, 1000
 CHECKPOINT_EVERY = 64  # key-value write transactions between passive checkpoints
 WAL_CAP_PAGES = 4000  # about 16 MB of log: past it the checkpoint waits for writers (RESTART)
 _RESTART_WAIT_MS = 20
@@ -96,6 +106,7 @@ class SQLiteStore:
         self._stage_lock = threading.Lock()
         self._writes = 0
         self._kv_txns = 0
+        self._keeps, self._kept_since_purge = 0, 0
         self._ckpt_lock = threading.Lock()
         self._checkpoint_done: Future[tuple[int, int]] | None = None
         self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aimds-kv-checkpoint")
@@ -169,16 +180,24 @@ class SQLiteStore:
     def append(self, stream: str, record: bytes) -> int:
         return self.append_linked(stream, [record], lambda _prev, _seq, payload: payload)[0]
 
-    def append_linked(self, stream: str, payloads: list[bytes], link: Link) -> list[int]:
-        """Append records each built from its predecessor, in one durable transaction."""
+    def append_linked(self, stream: str, payloads: list[bytes], link: Link, keep: Keep | None = None,
+                      ttl: float | None = None) -> list[int]:
+        """Append records each built from its predecessor, in one durable transaction; with ``keep``,
+        also the values ``keep(seqs)`` returns (read with `get_kept`)."""
         with self._tx(self._log, self._log_lock) as db:
-            return self._append(db, stream, payloads, link)
+            seqs = self._append(db, stream, payloads, link)
+            if keep is not None:
+                self._keep(db, keep(seqs), ttl)
+            return seqs
 
-    def stage_linked(self, stream: str, payloads: list[bytes], link: Link) -> tuple[list[int], Commit]:
+    def stage_linked(self, stream: str, payloads: list[bytes], link: Link, keep: Keep | None = None,
+                     ttl: float | None = None) -> tuple[list[int], Commit]:
         """`append_linked` in two steps, for a caller that must not wait: write the records in an open
         transaction now (`StoreBusy` at once if another writer holds the lock), and return their
         sequence numbers with the ``commit`` that makes them durable (the fsync), to be run where
-        waiting is cheap. Until it has run, the next stage gets `StoreBusy`."""
+        waiting is cheap. Until it has run, the next stage gets `StoreBusy`. ``keep(seqs)`` is called
+        now; its values are written by ``commit``, in the same transaction, so the caller's thread
+        pays for no value write and the values are exactly as durable as the records."""
         if not self._stage_lock.acquire(blocking=False):
             raise StoreBusy("the previous staged append is still being committed")
         db = self._log_staged
@@ -191,6 +210,7 @@ class SQLiteStore:
                 raise
             try:
                 seqs = self._append(db, stream, payloads, link)
+                values = keep(seqs) if keep is not None else []
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -203,6 +223,8 @@ class SQLiteStore:
 
         def commit() -> None:
             try:
+                if values:
+                    self._keep(db, values, ttl)
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if db.in_transaction:
@@ -212,6 +234,33 @@ class SQLiteStore:
                 self._stage_lock.release()
 
         return seqs, commit
+
+    def _keep(self, db: sqlite3.Connection, items: list[tuple[str, bytes]], ttl: float | None) -> None:
+        """Write kept values in the log transaction ``db`` has open; now and then drop expired ones."""
+        if not items:
+            return
+        now = self._clock()
+        expires = now + ttl if ttl else None
+        latest = {k: bytes(v) for k, v in items}  # one row per key in a statement: the last value wins
+        _insert_rows(db, "INSERT OR REPLACE INTO kept VALUES ", [x for k, v in latest.items() for x in (k, v, expires)])
+        self._keeps += 1
+        self._kept_since_purge += len(latest)
+        if self._keeps % _PURGE_KEPT_EVERY == 0:
+            limit, self._kept_since_purge = max(_PURGE_KEPT_MIN, 2 * self._kept_since_purge), 0
+            db.execute("DELETE FROM kept WHERE key IN (SELECT key FROM kept WHERE expires <= ? LIMIT ?)", (now, limit))
+
+    def get_kept(self, key: str) -> bytes | None:
+        """A value kept with log records; else one set with `set` (as versions before `kept` did)."""
+        with self._log_lock:
+            try:
+                row = self._log.execute("SELECT value, expires FROM kept WHERE key = ?", (key,)).fetchone()
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+        if row is None:
+            return self.get(key)
+        if row[1] is not None and row[1] <= self._clock():
+            return None
+        return bytes(row[0])
 
     @staticmethod
     def _append(db: sqlite3.Connection, stream: str, payloads: list[bytes], link: Link) -> list[int]:
