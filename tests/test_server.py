@@ -289,6 +289,34 @@ def test_audit_filters_export_and_verify(api) -> None:
         assert r.status_code == 422 and error(r)["field"] == bad.split("=")[0]
 
 
+def test_fixed_paths_answer_directly_and_the_rest_through_starlette(guard, tmp_path) -> None:
+    """Fixed paths skip Starlette's router; wrong methods, unknown paths and middleware added to the app
+    behave as they did through it."""
+    client, _ = client_for(guard, tmp_path=tmp_path)
+    with client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/healthz", headers={"x-request-id": "abc-1"}).headers["x-request-id"] == "abc-1"
+        assert error(client.post("/healthz"))["code"] == "method_not_allowed"
+        assert error(client.get("/v1/nowhere"))["code"] == "not_found"
+        assert client.head("/healthz").status_code == 200
+
+    app = create_app(ServerSettings(data_dir=tmp_path, access_log=False), guard=guard, store=MemoryStore())
+    seen: list[str] = []
+
+    class Witness:
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope, receive, send) -> None:
+            seen.append(scope.get("path", scope["type"]))
+            await self.inner(scope, receive, send)
+
+    app.add_middleware(Witness)
+    with TestClient(app) as witnessed:
+        assert witnessed.get("/healthz").status_code == 200
+    assert "/healthz" in seen
+
+
 def test_health_ready_metrics_openapi(api) -> None:
     client, keys, _ = api
     client.post("/v1/check", json={"text": ATTACK}, headers=auth(keys["checker"]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from aimds.audit import canonical, load_or_create_key
 from aimds.auth import ApiRole, Principal
@@ -193,17 +194,42 @@ def create_app(settings: ServerSettings | None = None, guard: Any = None, store:
     table = list(ROUTES)
     if settings.bench_noop:  # next to /v1/check: the router tries routes in order, and pays for each miss
         table.insert(1, ("POST", "/v1/noop", "noop", CHECKERS, noop))
-    routes = [Route(path, svc.endpoint(name, roles, handler), methods=[method], name=name)
-              for method, path, name, roles, handler in table]
+    endpoints = [(method, path, name, svc.endpoint(name, roles, handler)) for method, path, name, roles, handler in table]
+    routes = [Route(path, endpoint, methods=[method], name=name) for method, path, name, endpoint in endpoints]
+    direct = {(method, path): endpoint for method, path, _, endpoint in endpoints if "{" not in path}
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         svc.start()
         yield
         svc.stop()
 
-    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed}, lifespan=lifespan)
+    app = App(direct, routes=routes, exception_handlers={404: _not_found, 405: _not_allowed}, lifespan=lifespan)
     app.state.service = svc
     return app
+
+
+class App(Starlette):
+    """Starlette that calls the endpoints of fixed paths directly, by one dict lookup on (method, path).
+
+    Starlette's own stack (its error and exception middleware, the router trying each route's regex,
+    the per-route exception wrapper) cost about as much CPU as uvicorn itself on the no-op route, and
+    gave nothing here: every endpoint already turns each error into a JSON answer (`Service.endpoint`).
+    Paths with parameters, other methods (HEAD, OPTIONS), 404/405, the lifespan, and any app with
+    middleware added go through Starlette as before."""
+
+    def __init__(self, direct: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._direct = direct
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path") and not self.user_middleware:
+            endpoint = self._direct.get((scope["method"], scope["path"]))
+            if endpoint is not None:
+                scope["app"] = self
+                response = await endpoint(Request(scope, receive, send))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def _warn_about_per_process_keys(settings: ServerSettings, guard: Any, store: Any) -> None:
