@@ -329,32 +329,39 @@ def test_many_takes_of_one_bucket_answer_as_if_taken_in_turn(store: Store) -> No
 
 
 def test_sqlite_kv_log_stays_bounded_without_checkpoints_on_the_writers(tmp_path) -> None:
-    """One handle writes values and buckets flat out while a second (as another worker process) writes
-    now and then. The writing connections never checkpoint (that stalled the event loop); the stores'
-    checkpoint threads keep the key-value log bounded all the same, where it would grow with every write."""
+    """One handle writes values and buckets flat out while another worker process writes now and then.
+    The writing connections never checkpoint (that stalled the event loop); the stores' checkpoint
+    threads keep the key-value log bounded all the same, where it would grow with every write. (The
+    other writer is a real process: as a thread of this one, it held the write lock while waiting for
+    the GIL, and on a loaded machine the checkpoints failed for that alone.)"""
     import os
+    import subprocess
+    import sys
 
     cap, frame, rounds = 300, 4096 + 24, 3000
     busy, other = (SQLiteStore(tmp_path / "s.db", checkpoint_every=8, wal_cap_pages=cap) for _ in range(2))
     assert busy._kv.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
     wal = f"{busy.kv_path}-wal"
     sizes: list[int] = []
-    done = threading.Event()
-
-    def now_and_then() -> None:
-        while not done.is_set():
-            other.take_tokens_many([("rl:other", 1e6, 1e6, 1.0)])
-            time.sleep(0.002)
-
-    side = threading.Thread(target=now_and_then)
-    side.start()
-    for i in range(rounds):
-        busy.set_many([(f"v:{os.urandom(8).hex()}", os.urandom(300)) for _ in range(4)], ttl=60)
-        busy.take_tokens_many([(f"rl:{i % 7}", 1e6, 1e6, 1.0)])
-        if i % 25 == 0:
-            sizes.append(os.path.getsize(wal))
-    done.set()
-    side.join()
+    now_and_then = ("import sys, time\nfrom aimds.store.sqlite import SQLiteStore\n"
+                    f"s = SQLiteStore(sys.argv[1], checkpoint_every=8, wal_cap_pages={cap})\n"
+                    "while True:\n    s.take_tokens_many([('rl:other', 1e6, 1e6, 1.0)])\n    time.sleep(0.002)\n")
+    side = subprocess.Popen([sys.executable, "-c", now_and_then, str(tmp_path / "s.db")],
+                            env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        deadline = time.monotonic() + 30
+        while busy._kv.execute("SELECT count(*) FROM bucket").fetchone()[0] == 0:  # until it has written
+            assert side.poll() is None and time.monotonic() < deadline, "the other writer did not start"
+            time.sleep(0.05)
+        for i in range(rounds):
+            busy.set_many([(f"v:{os.urandom(8).hex()}", os.urandom(300)) for _ in range(4)], ttl=60)
+            busy.take_tokens_many([(f"rl:{i % 7}", 1e6, 1e6, 1.0)])
+            if i % 25 == 0:
+                sizes.append(os.path.getsize(wal))
+        assert side.poll() is None  # it wrote all along
+    finally:
+        side.kill()
+        side.wait()
     at_least_written = rounds * 2 * frame  # every write transaction adds a page or more to the log
     assert max(sizes) < 3 * cap * frame < at_least_written / 5
     assert busy.get("rl:1") is None and other.take_tokens("rl:1", 1e6, 1e6)[0]
