@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import re
 
+from aimds.text import offsets
+from aimds.text.views import View
 from aimds.types import Span
 
 VIEW = "hidden:html"
+TEXT_VIEW = "text"  # the text with its markup taken out, for the learned models
 RULE_ID = "normalize.hidden_html"  # the (informational) finding that marks each passage
 MAX_PASSAGES = 16
 MAX_PASSAGE_CHARS = 4_000  # an instruction is short; a longer hidden block is read up to here
@@ -61,3 +64,33 @@ def hidden_passages(text: str) -> list[tuple[Span, str]]:
         if len(readable) >= _MIN_TEXT_CHARS:
             passages.append((Span(start, end), readable))
     return passages
+
+
+def without_markup(view: View) -> View | None:
+    """``view`` with every tag and comment replaced by one space, mapped back to the original; None
+    when it holds no markup.
+
+    The learned models judge what a text says; tags are not language, and a page full of
+    ``display:none`` and ``type="hidden"`` had read to them like the wrappers of injected text.
+    What hidden elements and comments say reaches the models through the ``hidden:html`` views.
+    """
+    text = view.text
+    if "<" not in text:
+        return None
+    tags = [(m.start(), m.end()) for m in _TAGS.finditer(text)]
+    if not tags:
+        return None
+    spaced = _space_tags(text, tags)
+    removed = [p for start, end in tags for p in range(start + 1, end)]
+    out, anchors = offsets.delete(spaced, removed)
+    return View(TEXT_VIEW, out, offsets.compose(anchors, view.anchors))
+
+
+def _space_tags(text: str, tags: list[tuple[int, int]]) -> str:
+    """``text`` with each tag's first character (its ``<``) turned into a space, lengths unchanged."""
+    pieces, at = [], 0
+    for start, end in tags:
+        pieces += (text[at:start], " ")
+        at = start + 1
+    pieces.append(text[at:])
+    return "".join(pieces)

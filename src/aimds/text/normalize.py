@@ -5,6 +5,7 @@ Views, in order (a view is present only when it differs from what came before):
 - ``unicode``: the same but letters of other scripts kept, for detectors of non-English text;
 - ``folded``: ``normalized`` with leetspeak and spacing tricks undone (see `tricks` for why apart);
 - ``decoded:rot13``: ``normalized`` rotated, when the text says rot13 or reads as English rotated;
+- ``text``: ``normalized`` with HTML tags and comments taken out, for the learned models (see `hidden`);
 - ``hidden:html``: each passage hidden from human readers (HTML comments, hidden elements), tags
   stripped, with ``origin`` = its span in the original (see `hidden`);
 - ``decoded:<encoding>``: payloads (tags, variation selectors, base64, hex, url, html,
@@ -90,6 +91,9 @@ def prepare(text: str, role: Role | str, settings: Settings) -> Prepared:
         views.append(rot13[0])
         findings.append(rot13[1])
 
+    markup_free = hidden.without_markup(normalized)
+    if markup_free is not None:
+        views.append(markup_free)
     for span, passage in hidden.hidden_passages(normalized.text):
         origin = normalized.to_original(span.start, span.end)
         views.append(View(hidden.VIEW, passage, origin=origin))

@@ -76,9 +76,9 @@ class Prepared:
 
     @property
     def model_views(self) -> tuple[View, ...]:
-        """The views the learned models score (the worst one counts): ``normalized``, each hidden
-        passage and decoded payload, and ``folded`` when undoing tricks removed at least a quarter of
-        the characters.
+        """The views the learned models score (the worst one counts): ``normalized`` (or, for text
+        with HTML markup, ``text``: the same without its tags), each hidden passage and decoded
+        payload, and ``folded`` when undoing tricks removed at least a quarter of the characters.
 
         A text that is mostly separators ("\\I\\ \\h\\a\\v\\e", "i g n o r e") reads as noise to a model
         of words; lightly folded text ("1st" -> "ist", "well-known" -> "wellknown") reads better as
@@ -86,7 +86,8 @@ class Prepared:
         """
         folded = self.view("folded")
         heavy = folded is not None and len(folded.text) * 4 <= len(self.normalized.text) * 3
-        chosen = (self.normalized, folded) if heavy else (self.normalized,)
+        base = self.view("text") or self.normalized
+        chosen = (base, folded) if heavy else (base,)
         hidden = tuple(v for v in self.views if v.name == "hidden:html")
         return tuple(v for v in (*chosen, *hidden, *self.decoded) if v.text.strip())
 

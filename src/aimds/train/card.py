@@ -36,7 +36,8 @@ Runtime needs numpy only. Trained by `aimds train fast` (seed {m['seed']},
 - Public rows from the training folder (all `*.jsonl`), pooled and deduplicated on NFKC-casefolded,
   whitespace-collapsed text; texts seen with both labels dropped. Template placeholders in jailbreak
   templates (`{{{{ prompt }}}}`, `[INSERT PROMPT HERE]`, `{{generator.name}}`...) are filled with
-  sample requests and model names so the placeholder token itself is not learned.
+  sample requests and model names so the placeholder token itself is not learned; each source family
+  draws from its own share of the requests, so a held-out family's requests were never trained on.
 - Generated rows (`aimds.train.synth`, seeded): {recipe.per_doc_type} benign documents for each of 22
   template types (email, meeting notes, markdown/CSV tables, code in Python/JS/Go/Java/SQL/shell/Rust
   with comments, HTML pages, reviews, support tickets, READMEs, news, recipes, logs, JSON tool output,

@@ -279,7 +279,7 @@ delta inside `head.npz`. Runtime needs numpy and `tokenizers` only; nothing is d
 
 ## Training data
 `aimds.train.corpus.build_corpus`: the public rows of the project's training folder (deduplicated,
-template placeholders filled) plus generated text: benign documents of ~20 formats, plain
+template placeholders filled, each source family from its own share of sample requests) plus generated text: benign documents of ~20 formats, plain
 instructions, trigger-word benign prompts, benign text in 16 languages, the shortest chat turns,
 indirect injections (public attack rows inserted into generated documents inside one of ten
 wrappers, with the payload span known){intent}, and as many benign documents with benign notes in
@@ -340,7 +340,11 @@ frozen table to 65.5% / 2.59% with this one.
   tier alone went from 56.1% to 55.6% (and 50.0% with short chat turns added); with 5,200, as many
   as the indirect injections, 52.1%, on a benign set that now holds those documents. Without them
   every wrapper held an attack, and the tier scored a benign shop page with a hidden modal and a
-  tracking span at 0.54-0.64 from the markup alone.
+  tracking span at 0.54-0.64 from the markup alone (at run time the tier now reads HTML without
+  its tags: `Prepared.model_views`).
+- Placeholder requests drawn per family instead of from one shared list of twelve: the tier alone
+  went from 52.1% to 44.1% (39.4% with harmless requests mixed into the bank). The shared list had
+  put the same requests in every family's templates, so held-out templates were recognised by them.
 
 ## Artifacts
 | file | bytes |
