@@ -51,6 +51,9 @@ def serve(
         limit_concurrency=settings.max_concurrency,
         timeout_graceful_shutdown=10,
         server_header=False,
+        # The client address comes from the socket unless `trust_forwarded_for` says otherwise
+        # (`Service.client_address`); uvicorn's own header rewriting would trust any local caller.
+        proxy_headers=False,
     )
 
 
