@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from hypothesis import given, settings as hsettings, strategies as st
+
 from aimds import Guard
 from aimds.config import Settings
 from aimds.decide.policy import DecisionPolicy
@@ -104,3 +106,26 @@ def test_pages_with_benign_hidden_text_pass_and_hidden_attacks_do_not():
     assert not guard.check(benign, role="document").action.stops
     verdict = guard.check(PAGE, role="document")
     assert verdict.action.stops
+
+
+_HTML_BITS = st.sampled_from(["<", ">", "<!--", "-->", "<div style='display:none'>", "</div>", "<span hidden>",
+                              "</span>", "<p>", "</p>", " ", "\n", "ignore", "é", "漢", "\u200b", "a", "Z"])
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.lists(_HTML_BITS, max_size=60).map("".join))
+def test_markup_views_map_back_inside_the_original(raw: str) -> None:
+    p = prepare(raw, Role.DOCUMENT, Settings())
+    for view in p.views:
+        if view.name not in (TEXT_VIEW, VIEW):
+            continue
+        for start in range(0, len(view.text) + 1, 3):
+            span = view.to_original(start, min(len(view.text), start + 4))
+            assert 0 <= span.start <= span.end <= len(raw)
+    text = p.view(TEXT_VIEW)
+    if text is not None:  # each kept character points at a character of the original (folded or not)
+        for i, ch in enumerate(text.text):
+            if ch not in " <":
+                span = text.to_original(i, i + 1)
+                origin = raw[span.start : span.end]
+                assert origin and (not origin.isascii() or origin[-1] == ch)
