@@ -80,17 +80,29 @@ def without_markup(view: View) -> View | None:
     tags = [(m.start(), m.end()) for m in _TAGS.finditer(text)]
     if not tags:
         return None
-    spaced = _space_tags(text, tags)
-    removed = [p for start, end in tags for p in range(start + 1, end)]
-    out, anchors = offsets.delete(spaced, removed)
+    out, anchors = _space_tags(text, tags)
     return View(TEXT_VIEW, out, offsets.compose(anchors, view.anchors))
 
 
-def _space_tags(text: str, tags: list[tuple[int, int]]) -> str:
-    """``text`` with each tag's first character (its ``<``) turned into a space, lengths unchanged."""
-    pieces, at = [], 0
+def _space_tags(text: str, tags: list[tuple[int, int]]) -> tuple[str, offsets.Anchors]:
+    """``text`` with each tag replaced by one space, and anchors back to ``text``: one run per piece
+    of text and one per space, so the cost follows the number of tags, not their length."""
+    pieces: list[str] = []
+    anchors: list[tuple[int, int]] = [(0, 0)]
+
+    def run(view_pos: int, orig_pos: int) -> None:
+        if anchors[-1][0] == view_pos:
+            anchors.pop()
+        if not anchors or anchors[-1][1] - anchors[-1][0] != orig_pos - view_pos:
+            anchors.append((view_pos, orig_pos))
+
+    at = length = 0
     for start, end in tags:
         pieces += (text[at:start], " ")
-        at = start + 1
+        length += start - at
+        run(length, start)
+        length += 1
+        run(length, end)
+        at = end
     pieces.append(text[at:])
-    return "".join(pieces)
+    return "".join(pieces), tuple(anchors) or offsets.IDENTITY
