@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from aimds.text import offsets
 from aimds.text.views import View
 from aimds.types import Span
@@ -77,32 +79,13 @@ def without_markup(view: View) -> View | None:
     text = view.text
     if "<" not in text:
         return None
-    tags = [(m.start(), m.end()) for m in _TAGS.finditer(text)]
-    if not tags:
+    bounds = np.array([m.span() for m in _TAGS.finditer(text)], dtype=np.int64).reshape(-1, 2)
+    if not len(bounds):
         return None
-    out, anchors = _space_tags(text, tags)
+    starts, ends = bounds[:, 0], bounds[:, 1]
+    # each tag becomes one space: at view position `at`, mapped to its '<'; the text after it resumes
+    # at `at + 1`, mapped to the tag's end
+    at = starts - np.concatenate(([0], np.cumsum(ends - starts - 1)[:-1]))
+    anchors = offsets.pack(np.stack([at, at + 1], axis=1).ravel(), np.stack([starts, ends], axis=1).ravel())
+    out = _TAGS.sub(" ", text)
     return View(TEXT_VIEW, out, offsets.compose(anchors, view.anchors))
-
-
-def _space_tags(text: str, tags: list[tuple[int, int]]) -> tuple[str, offsets.Anchors]:
-    """``text`` with each tag replaced by one space, and anchors back to ``text``: one run per piece
-    of text and one per space, so the cost follows the number of tags, not their length."""
-    pieces: list[str] = []
-    anchors: list[tuple[int, int]] = [(0, 0)]
-
-    def run(view_pos: int, orig_pos: int) -> None:
-        if anchors[-1][0] == view_pos:
-            anchors.pop()
-        if not anchors or anchors[-1][1] - anchors[-1][0] != orig_pos - view_pos:
-            anchors.append((view_pos, orig_pos))
-
-    at = length = 0
-    for start, end in tags:
-        pieces += (text[at:start], " ")
-        length += start - at
-        run(length, start)
-        length += 1
-        run(length, end)
-        at = end
-    pieces.append(text[at:])
-    return "".join(pieces), tuple(anchors) or offsets.IDENTITY

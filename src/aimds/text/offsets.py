@@ -46,7 +46,7 @@ def anchors_for_lengths(out_len: np.ndarray) -> Anchors:
         offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
         views.append(base + offsets)
         origs.append(np.repeat(expanded, reps))
-    return _pack(np.concatenate(views), np.concatenate(origs))
+    return pack(np.concatenate(views), np.concatenate(origs))
 
 
 def sparse_anchors(changes: list[tuple[int, int]]) -> Anchors:
@@ -104,7 +104,7 @@ def compose(outer: Anchors, inner: Anchors) -> Anchors:
     pulled = np.maximum(pulled, 0)
     views = np.concatenate([ov, pulled])
     middle = _map(ov, om, views)
-    return _pack(views, _map(iv, io, middle))
+    return pack(views, _map(iv, io, middle))
 
 
 def _map(views: np.ndarray, origs: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -117,7 +117,7 @@ def _arrays(anchors: Anchors) -> tuple[np.ndarray, np.ndarray]:
     return arr[:, 0], arr[:, 1]
 
 
-def _pack(views: np.ndarray, origs: np.ndarray) -> Anchors:
+def pack(views: np.ndarray, origs: np.ndarray) -> Anchors:
     """Sort, keep the last anchor per view position, drop ones implied by the previous run."""
     views = np.concatenate([[0], views.astype(np.int64)])
     origs = np.concatenate([[0], origs.astype(np.int64)])
