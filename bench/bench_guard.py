@@ -11,6 +11,7 @@ where a cache hit is measured.
 from __future__ import annotations
 
 import argparse
+import random
 import os
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -50,8 +51,6 @@ def _document(size: int) -> str:
 def _generated_benign(n: int) -> list[str]:
     """Varied benign traffic (prompts in several languages, emails, code, tables...) from the
     training generators, seeded: how often it wakes the deep tier decides the default pipeline's cost."""
-    import random
-
     from aimds.train.synth import DOC_GENERATORS, PROMPT_GENERATORS
 
     rng = random.Random(7)
@@ -102,6 +101,12 @@ def main() -> None:
         _row("default pipeline, 1 kB prompt", _time(lambda: default.check(PROMPT_1K), args.rounds)),
         _row("cache hit, 1 kB prompt", _time(lambda: cached.check(PROMPT_1K), args.rounds)),
     ]
+    from aimds.train.synth import DOC_GENERATORS
+
+    rng = random.Random(3)
+    page = "".join(DOC_GENERATORS["html_page"](rng) for _ in range(200))[:100_000]
+    rows.append(_row("default pipeline, 100 kB HTML page", _time(lambda: default.check(page, role="document"),
+                                                                max(20, args.rounds // 50))))
     traffic = _generated_benign(400)
     deep_share = sum("semantic" in default.check(t).timings for t in traffic) / len(traffic)
     mixed = np.array([_time(lambda t=t: default.check(t), 1)[0] for t in traffic * 3])
