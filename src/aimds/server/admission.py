@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from aimds.auth import Principal
+from aimds.server.passes import EndOfPass
 
 AdmitMany = Callable[[list[tuple[str, str]]], list[Principal | Exception]]
 
@@ -24,20 +25,15 @@ class GroupAdmission:
         """``executor`` runs each group's call; None runs it on the loop."""
         self._admit_many, self._executor = admit_many, executor
         self._pending: list[tuple[str, str, asyncio.Future[Principal]]] = []
-        self._scheduled = False
+        self._pass = EndOfPass(self._flush)
 
     def admit(self, header: str, client: str) -> asyncio.Future[Principal]:
         """The caller's `Principal`, or the error to answer with (401, 403, 429, 503)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Principal] = loop.create_future()
+        future: asyncio.Future[Principal] = self._pass.future()
         self._pending.append((header, client, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
         return future
 
     def _flush(self) -> None:
-        self._scheduled = False
         batch, self._pending = self._pending, []
         requests = [(header, client) for header, client, _ in batch]
         if self._executor is not None:

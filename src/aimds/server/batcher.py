@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from aimds.server.passes import EndOfPass
+
 Options = tuple[str, str | None, str | None]
 
 
@@ -19,20 +21,15 @@ class CheckBatcher:
     def __init__(self, guard: Any) -> None:
         self.guard = guard
         self._pending: dict[Options, list[tuple[str, asyncio.Future[Any]]]] = {}
-        self._scheduled = False
+        self._pass = EndOfPass(self._flush)
 
     def check(self, text: str, role: str, session_id: str | None, agent_id: str | None) -> asyncio.Future[Any]:
         """The verdict for ``text`` (or the error checking it raised), once this pass's group is checked."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[Any] = self._pass.future()
         self._pending.setdefault((role, session_id, agent_id), []).append((text, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
         return future
 
     def _flush(self) -> None:
-        self._scheduled = False
         groups, self._pending = self._pending, {}
         for (role, session_id, agent_id), items in groups.items():
             options = {"role": role, "session_id": session_id, "agent_id": agent_id}
