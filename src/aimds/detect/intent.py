@@ -14,7 +14,7 @@ import threading
 from bisect import bisect_right
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Iterable
 
 
 from aimds import yamlio
@@ -22,6 +22,7 @@ from aimds.config import Settings
 from aimds.detect.rulepack import _byte_to_char_mapper
 from aimds.detect.signatures import mention_context
 from aimds.errors import RulePackError
+from aimds.text.unicode_fold import fold
 from aimds.text.views import Prepared, View
 from aimds.types import Finding, ThreatKind
 
@@ -45,15 +46,37 @@ class Combo:
     boosted: float
     reason: str
 
-    def score_for(self, present: set[str]) -> float | None:
-        if not self.all <= present or (self.any and not self.any & present):
-            return None
-        return self.boosted if self.boost & present else self.score
+    def score_for(self, present: dict[str, int]) -> float | None:
+        """``present`` maps each class found to the bit set of languages whose stems found it. The
+        combination must hold within one language: "share" (English) next to "secret" (a French
+        stem) in "share the secret to good sleep" is not a request for the model's secrets."""
+        languages = -1
+        for name in self.all:
+            languages &= present.get(name, 0)
+            if not languages:
+                return None
+        if self.any:
+            languages &= _union(present, self.any)
+            if not languages:
+                return None
+        return self.boosted if _union(present, self.boost) & languages else self.score
+
+
+def _union(present: dict[str, int], names: frozenset[str]) -> int:
+    found = 0
+    for name in names:
+        found |= present.get(name, 0)
+    return found
+
+
+ANY_LANGUAGE = "any"  # stems listed under this key (URLs, "api key") join a combination in any language
 
 
 @dataclass(frozen=True)
 class Lexicon:
-    classes: dict[str, tuple[str, ...]]
+    """``classes`` maps each word class to its stems by language."""
+
+    classes: dict[str, dict[str, tuple[str, ...]]]
     combos: tuple[Combo, ...]
 
     @classmethod
@@ -62,7 +85,8 @@ class Lexicon:
                              resources.files("aimds.detect").joinpath("rules", "intent.yaml").read_text("utf-8"))
         try:
             classes = {
-                name: tuple(sorted({str(stem) for stems in by_language.values() for stem in stems}))
+                name: {str(language): _with_folded_forms(str(stem) for stem in stems)
+                       for language, stems in by_language.items()}
                 for name, by_language in raw["classes"].items()
             }
             combos = tuple(
@@ -72,8 +96,8 @@ class Lexicon:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RulePackError(f"intent lexicon is invalid: {exc}") from None
-        for name, stems in classes.items():
-            bad = [s for s in stems if s != s.lower() or not s.strip()]
+        for name, by_language in classes.items():
+            bad = [s for stems in by_language.values() for s in stems if s != s.lower() or not s.strip()]
             if bad:
                 raise RulePackError(f"intent lexicon class {name}: stems must be lower-case and non-blank: {bad[:3]}")
         for combo in combos:
@@ -83,22 +107,41 @@ class Lexicon:
         return cls(classes, combos)
 
 
-class _ClassMatcher:
-    """Positions (character ends) of every class hit in a lower-cased text."""
+def _with_folded_forms(stems: Iterable[str]) -> tuple[str, ...]:
+    """Each stem as written and as the normalize stage folds it. The ``normalized`` view strips
+    diacritics ("révèle" reads "revele", "görmezden" "gormezden"), so a stem written with accents
+    would otherwise never match it; the original form still matches views that keep them."""
+    forms = set()
+    for stem in stems:
+        forms.add(stem)
+        folded = fold(stem).normalized.text.lower()
+        if folded.strip():
+            forms.add(folded)
+    return tuple(sorted(forms))
 
-    def __init__(self, classes: dict[str, tuple[str, ...]]) -> None:
-        self.names = tuple(classes)
+
+class _ClassMatcher:
+    """Positions (character ends) of every class hit in a lower-cased text, with the languages
+    whose stems made the hit."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        languages = {language: 1 << i for i, language in
+                     enumerate(sorted({lang for by_language in lexicon.classes.values() for lang in by_language}))}
+        self.names = tuple(lexicon.classes)
         expressions: list[bytes] = []
-        ids: list[int] = []
-        for index, stems in enumerate(classes.values()):
-            word_start = [re.escape(s) for s in stems if s[0].isascii() and s[0].isalnum()]
-            anywhere = [re.escape(s) for s in stems if not (s[0].isascii() and s[0].isalnum())]
-            if word_start:
-                expressions.append(("\\b(?:" + "|".join(word_start) + ")").encode("utf-8"))
-                ids.append(index)
-            if anywhere:
-                expressions.append(("(?:" + "|".join(anywhere) + ")").encode("utf-8"))
-                ids.append(index)
+        ids: list[tuple[int, int]] = []
+        for index, (name, by_language) in enumerate(lexicon.classes.items()):
+            for language, stems in by_language.items():
+                bit = -1 if language == ANY_LANGUAGE else languages[language]
+                word_start = [re.escape(s) for s in stems if s[0].isascii() and s[0].isalnum()]
+                anywhere = [re.escape(s) for s in stems if not (s[0].isascii() and s[0].isalnum())]
+                if word_start:
+                    expressions.append(("\\b(?:" + "|".join(word_start) + ")").encode("utf-8"))
+                    ids.append((index, bit))
+                if anywhere:
+                    expressions.append(("(?:" + "|".join(anywhere) + ")").encode("utf-8"))
+                    ids.append((index, bit))
+        self._ids = ids
         self._fallback = [(ids[i], re.compile(e.decode("utf-8"))) for i, e in enumerate(expressions)]
         self._db = None
         self._local = threading.local()
@@ -106,17 +149,16 @@ class _ClassMatcher:
             from aimds.detect.hscache import compile_database
 
             self._db = compile_database(expressions, list(range(len(expressions))), [0] * len(expressions))
-            self._ids = ids
 
-    def hits(self, text: str) -> list[tuple[int, int]]:
-        """``(end, class_index)`` pairs, unordered."""
+    def hits(self, text: str) -> list[tuple[int, tuple[int, int]]]:
+        """``(end, (class_index, language_bits))`` pairs, unordered."""
         if self._db is None:
             return [(m.end(), cls) for cls, rx in self._fallback for m in rx.finditer(text)]
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = hyperscan.Scratch(self._db)
         data = text.encode("utf-8", "surrogatepass")
-        found: list[tuple[int, int]] = []
+        found: list[tuple[int, tuple[int, int]]] = []
         ids = self._ids
 
         def on_match(expr: int, start: int, end: int, flags: int, ctx: Any) -> None:
@@ -136,7 +178,7 @@ class IntentDetector:
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         self.lexicon = lexicon or Lexicon.load()
         self.kinds = frozenset(c.kind for c in self.lexicon.combos)
-        self._matcher = _ClassMatcher(self.lexicon.classes)
+        self._matcher = _ClassMatcher(self.lexicon)
         self._names = self._matcher.names
 
     def scan(self, prepared: Prepared) -> list[Finding]:
@@ -154,16 +196,20 @@ class IntentDetector:
         hits = self._matcher.hits(text)
         if not hits:
             return []
-        anywhere = {self._names[cls] for _, cls in hits}
+        anywhere: dict[str, int] = {}
+        for _, (cls, bits) in hits:
+            name = self._names[cls]
+            anywhere[name] = anywhere.get(name, 0) | bits
         if not any(c.score_for(anywhere) is not None for c in self.lexicon.combos):
             return []  # the usual case: no combination anywhere in the text, so no sentence can have one
         boundaries = [m.end() for m in _SENTENCE_END.finditer(text)]
-        by_sentence: dict[tuple[int, int], set[str]] = {}
+        by_sentence: dict[tuple[int, int], dict[str, int]] = {}
         first_hit: dict[tuple[tuple[int, int], str], int] = {}
-        for end, cls in hits:
+        for end, (cls, bits) in hits:
             key = _sentence_of(boundaries, end)
             name = self._names[cls]
-            by_sentence.setdefault(key, set()).add(name)
+            present = by_sentence.setdefault(key, {})
+            present[name] = present.get(name, 0) | bits
             first_hit[key, name] = min(first_hit.get((key, name), end), end)
         findings = []
         for key, present in by_sentence.items():
@@ -179,7 +225,7 @@ class IntentDetector:
                     score *= factor
                 findings.append(Finding(
                     kind=combo.kind, detector=self.name, score=score,
-                    reason=f"{combo.reason} ({', '.join(sorted(present & (combo.all | combo.any | combo.boost)))})" + note,
+                    reason=f"{combo.reason} ({', '.join(sorted(present.keys() & (combo.all | combo.any | combo.boost)))})" + note,
                     span=view.to_original(start, end), rule_id=combo.id, view=view.name,
                 ))
         return findings
