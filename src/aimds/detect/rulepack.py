@@ -145,6 +145,7 @@ def _parse_rule(raw: Any, pack: str, where: str) -> Rule:
     if not isinstance(reason, str) or not reason:
         raise RulePackError(f"{where}: 'reason' must say why the pattern matters")
     check_pattern(pattern, where)
+    pattern = _with_folded_alternative(pattern)
     examples = raw.get("examples") or {}
     if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:
         raise RulePackError(f"{where}: 'examples' has keys match and no_match")
@@ -153,6 +154,18 @@ def _parse_rule(raw: Any, pack: str, where: str) -> Rule:
     if not all(isinstance(x, str) for x in [*match, *no_match]):
         raise RulePackError(f"{where}: examples are strings")
     return Rule(rule_id, kind, float(score), pattern, reason, pack, tuple(match), tuple(no_match))
+
+
+def _with_folded_alternative(pattern: str) -> str:
+    """The pattern, or it or its diacritic-free form. The ``normalized`` view strips Latin
+    diacritics, so a pattern spelling "órdenes" or "règles" would never match it; views that keep
+    them (and ``aimds rules test`` on raw examples) still match the pattern as written."""
+    if pattern.isascii():
+        return pattern
+    from aimds.text.unicode_fold import fold
+
+    folded = fold(pattern).normalized.text
+    return pattern if folded == pattern else f"(?:{pattern})|(?:{folded})"
 
 
 def check_pattern(pattern: str, where: str = "pattern") -> None:
