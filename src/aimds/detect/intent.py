@@ -130,17 +130,26 @@ class _ClassMatcher:
         self.names = tuple(lexicon.classes)
         expressions: list[bytes] = []
         ids: list[tuple[int, int]] = []
-        for index, (name, by_language) in enumerate(lexicon.classes.items()):
+        for index, by_language in enumerate(lexicon.classes.values()):
+            # a stem shared by several languages ("ignor") is one expression with all their bits,
+            # so each occurrence is reported once
+            masks: dict[str, int] = {}
             for language, stems in by_language.items():
                 bit = -1 if language == ANY_LANGUAGE else languages[language]
-                word_start = [re.escape(s) for s in stems if s[0].isascii() and s[0].isalnum()]
-                anywhere = [re.escape(s) for s in stems if not (s[0].isascii() and s[0].isalnum())]
+                for stem in stems:
+                    masks[stem] = masks.get(stem, 0) | bit
+            by_mask: dict[int, list[str]] = {}
+            for stem, mask in masks.items():
+                by_mask.setdefault(mask, []).append(stem)
+            for mask, stems in sorted(by_mask.items()):
+                word_start = [re.escape(s) for s in sorted(stems) if s[0].isascii() and s[0].isalnum()]
+                anywhere = [re.escape(s) for s in sorted(stems) if not (s[0].isascii() and s[0].isalnum())]
                 if word_start:
                     expressions.append(("\\b(?:" + "|".join(word_start) + ")").encode("utf-8"))
-                    ids.append((index, bit))
+                    ids.append((index, mask))
                 if anywhere:
                     expressions.append(("(?:" + "|".join(anywhere) + ")").encode("utf-8"))
-                    ids.append((index, bit))
+                    ids.append((index, mask))
         self._ids = ids
         self._fallback = [(ids[i], re.compile(e.decode("utf-8"))) for i, e in enumerate(expressions)]
         self._db = None
