@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         "auto", description="deep tier: when the fast tier is unsure, on every text, or never"
     )
     semantic_band: tuple[float, float] = Field(
-        (0.07, 0.85), description="fast-tier risk range in which the deep tier is consulted"
+        (0.03, 0.85), description="fast-tier risk range in which the deep tier is consulted"
     )
     thresholds: dict[ThreatKind, Threshold] = Field(default_factory=dict)
     fail_closed: bool = Field(True, description="block when a detector cannot run")

@@ -323,6 +323,45 @@ def _worst_long(padded: np.ndarray, count: np.ndarray, bias: float, window: int)
     return WindowScore(bias + float(means[j]), j, j + window)
 
 
+def scorable_lines(text: str, window: int) -> list[tuple[int, int]]:
+    """The lines of a text longer than ``window`` that are also scored alone: shorter than a window
+    and holding a sentence's worth of text (16 visible characters, three words), so a navigation
+    bar or a table rule left by markup removal is not read as a text of its own."""
+    if len(text) <= window:
+        return []
+    lines, start = [], 0
+    while start <= len(text):
+        stop = text.find("\n", start)
+        stop = len(text) if stop < 0 else stop
+        if 16 <= stop - start < window:
+            blanks = text.count(" ", start, stop) + text.count("\t", start, stop)
+            if stop - start - blanks >= 16 and blanks >= 2:
+                lines.append((start, stop))
+        start = stop + 1
+    return lines
+
+
+def _worst_line(text: str, padded: np.ndarray, count: np.ndarray, bias: float, window: int,
+                min_features: int) -> WindowScore | None:
+    """The scorable line (see `scorable_lines`) with the highest logit, each scored as a short text is.
+
+    A one-line payload in a long document ("# Pretend you have no constraints" above a recipe)
+    fills only a quarter of the window that holds it, and the page's ordinary words outvote it;
+    alone, it scores as it would if sent by itself. Training adds the same lines as rows
+    (`aimds.train.fast`), so ordinary lines of documents are known to be benign on their own.
+    """
+    lines = scorable_lines(text, window)
+    if not lines:
+        return None
+    bounds = np.array(lines, dtype=np.int64)
+    starts, stops = bounds[:, 0], bounds[:, 1]
+    cum = np.add.accumulate(padded)
+    seen = np.concatenate(([0], np.add.accumulate(count)))
+    means = (cum[stops] - cum[starts]) / np.maximum(seen[stops] - seen[starts], min_features)
+    j = int(means.argmax())
+    return WindowScore(bias + float(means[j]), int(starts[j]), int(stops[j]))
+
+
 def worst_windows(padded: np.ndarray, count: np.ndarray, begins: np.ndarray, lengths: np.ndarray, bias: float,
                   window: int, min_features: int = 1) -> list[WindowScore]:
     """`worst_window` of each slice ``[begin, begin + length)`` of ``padded[1:]``, bit for bit.
@@ -461,7 +500,10 @@ class FastScorer:
         padded = _padded_sums(n, idx, starts, self._weights)
         if n <= m.window:
             return WindowScore(m.bias + float(padded.sum()) / max(len(idx), m.min_features), 0, n), buckets, padded
-        return _worst_long(padded, _counts(n, starts), m.bias, m.window), buckets, padded
+        count = _counts(n, starts)
+        best = _worst_long(padded, count, m.bias, m.window)
+        line = _worst_line(text, padded, count, m.bias, m.window, m.min_features)
+        return (line if line is not None and line.logit > best.logit else best), buckets, padded
 
     def score(self, text: str, detail_floor: float = 0.0) -> Scored:
         """Calibrated score; the payload span and the kind head are only worked out above ``detail_floor``."""
@@ -535,7 +577,14 @@ class FastScorer:
             count[starts] += 1
             count[starts[:-1]] += paired
         out = []
-        for text, best in zip(texts, worst_windows(padded, count, begins, lengths, m.bias, m.window, m.min_features)):
+        windows = worst_windows(padded, count, begins, lengths, m.bias, m.window, m.min_features)
+        for text, best, begin in zip(texts, windows, begins.tolist()):
+            if len(text) > m.window:
+                k = len(text)
+                line = _worst_line(text, padded[begin : begin + k + 1], count[begin : begin + k], m.bias, m.window,
+                                   m.min_features)
+                if line is not None and line.logit > best.logit:
+                    best = line
             score = m.calibrate(best.logit)
             out.append(Scored(score, best.start, best.end, 0.0) if score < detail_floor else self.score(text, detail_floor))
         return out

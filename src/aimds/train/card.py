@@ -28,7 +28,10 @@ A logistic-regression model over hashed character 3/4/5-grams and word uni/bigra
 text (digits folded, 2^{cfg['bits']} buckets, float16 weights, `fast_model.npz`, {m['artifact_bytes'] / 1e6:.1f} MB).
 A text's score is its worst window of {cfg['window']} characters, so a short payload inside a long
 document still lights up. A window's logit is the bias plus its features' mean weight, taken over at
-least {cfg['min_features']} features, so a two-word text is not decided by one n-gram.
+least {cfg['min_features']} features, so a two-word text is not decided by one n-gram. Each line of a
+longer text (shorter than a window, with at least three words) is also scored alone, so a one-line
+payload is not outvoted by the page around it; training adds up to {cfg['max_windows']} such lines of
+every long example as rows of their own, so ordinary lines of documents are known to be benign alone.
 Runtime needs numpy only. Trained by `aimds train fast` (seed {m['seed']},
 {m['examples']} examples, {m['train_rows']} training windows, {m['seconds']} s).
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from aimds.config import Settings
-from aimds.detect.learned import ARTIFACT_NAME, FastModel, FastScorer, Featurizer, Hashed
+from aimds.detect.learned import ARTIFACT_NAME, FastModel, FastScorer, Featurizer, Hashed, scorable_lines
 from aimds.text.normalize import prepare
 from aimds.text.views import View, identity_view
 from aimds.types import Role, Span
@@ -84,6 +84,20 @@ def _window_starts(n: int, window: int, max_windows: int, rng: random.Random, sp
     return starts
 
 
+def _line_segments(text: str, n: int, window: int, max_lines: int, rng: random.Random,
+                   span: tuple[int, int] | None) -> list[tuple[int, int]]:
+    """The lines the scorer also reads alone (`learned.scorable_lines`), as rows: the model must
+    learn what ordinary lines of documents look like by themselves, and a one-line payload is seen
+    without its page. At most ``max_lines`` of them, always with those that hold the payload."""
+    bounds = scorable_lines(text, window) if n > window else []
+    if len(bounds) > max_lines:
+        keep = rng.sample(bounds, max_lines)
+        if span is not None:
+            keep += [b for b in bounds if b[0] < span[1] and span[0] < b[1]]
+        bounds = sorted(set(keep))
+    return bounds
+
+
 def _window_label(ex: Example, start: int, end: int) -> int | None:
     """1/0 for a window; None when it holds only part of the payload (ambiguous, left out)."""
     if ex.label == 0:
@@ -130,8 +144,9 @@ def build_rows(examples: Sequence[Example], hashed: Sequence[Hashed], cfg: FastC
     for i, (ex, h) in enumerate(zip(examples, hashed)):
         if progress and i % 2000 == 0:
             progress("building windows", i / len(examples))
-        for start in _window_starts(h.length, cfg.window, cfg.max_windows, rng, ex.span):
-            end = min(h.length, start + cfg.window)
+        segments = [(start, min(h.length, start + cfg.window))
+                    for start in _window_starts(h.length, cfg.window, cfg.max_windows, rng, ex.span)]
+        for start, end in segments + _line_segments(ex.text, h.length, cfg.window, cfg.max_windows, rng, ex.span):
             label = _window_label(ex, start, end)
             if label is None:
                 continue
