@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 from aimds.text import offsets
-from aimds.text.gates import Gates, may_match
+from aimds.text.gates import may_match
 from aimds.text.views import View
 
 _LEET_CHARS = "013457@$"
@@ -30,9 +30,11 @@ _TOKEN_CHAR = r"[A-Za-z0-9@$]"
 _LEET_CLASS = f"[{re.escape(_LEET_CHARS)}]"
 _MAX_LEET_TOKEN = 32
 _TOKENS_ONE_BY_ONE = 8
-_LEET_TOKEN = re.compile(
-    rf"(?<!{_TOKEN_CHAR})(?={_LEET_CLASS}*[A-Za-z])(?=[A-Za-z]*{_LEET_CLASS})"
-    rf"[A-Za-z{re.escape(_LEET_CHARS)}]{{2,{_MAX_LEET_TOKEN}}}(?!{_TOKEN_CHAR})"
+# A leet token with the character before it, which is what starts a token: the pattern starts with
+# a character class, so the engine skips the letters of ordinary words at C speed.
+_SEPARATOR_LEET_TOKEN = re.compile(
+    rf"([^A-Za-z0-9@$])(?={_LEET_CLASS}*[A-Za-z])(?=[A-Za-z]*{_LEET_CLASS})"
+    rf"([A-Za-z{re.escape(_LEET_CHARS)}]{{2,{_MAX_LEET_TOKEN}}})(?!{_TOKEN_CHAR})"
 )
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@$")
 _TOKEN_REST = re.compile(f"{_TOKEN_CHAR}*")
@@ -54,11 +56,20 @@ _INTERLEAVED = re.compile(r"(?P<sep>[^\w\s])(?:[^\n](?P=sep)){6,}")
 # separator): the same texts match.
 _LEET_GATE = re.compile(rf"[A-Za-z]{_LEET_CLASS}|{_LEET_CLASS}[A-Za-z]")
 _INNER_SEP_GATE = re.compile(rf"{_LETTER}[-._*|~^+]{_LETTER}")
+# Folding leet turns leet characters into letters (and nothing else changes), so with a leet
+# character allowed wherever a letter is, these fire on the text before folding wherever the
+# separator hints fire on the folded text: one Hyperscan pass gates both. `_INTERLEAVED` needs no
+# such form: folding only takes symbols away from it.
+_LETTER_OR_LEET = rf"[A-Za-z{re.escape(_LEET_CHARS)}]"
+_SPACED_UNLEET_GATE = re.compile(
+    rf"(?P<sep>[ ._*|~+/:-]){_LETTER_OR_LEET}(?P=sep){_LETTER_OR_LEET}(?P=sep){_LETTER_OR_LEET}"
+)
+_INNER_SEP_UNLEET_GATE = re.compile(rf"{_LETTER_OR_LEET}[-._*|~^+]{_LETTER_OR_LEET}")
 #: per regex `fold_tricks` may skip, one that matches wherever it does, for a Hyperscan pass (see `gates`)
 GATE_PATTERNS = {"leet": _LEET_GATE, "spaced": _SPACED_HINT, "inner_separator": _INNER_SEP_GATE,
-                 "interleaved": _INTERLEAVED}
-# Folding leet makes letters, so the separator patterns are gated again on the text it gives.
-_SEPARATOR_GATES = Gates({"spaced": _SPACED_HINT, "inner_separator": _INNER_SEP_GATE, "interleaved": _INTERLEAVED})
+                 "interleaved": _INTERLEAVED, "spaced_unleet": _SPACED_UNLEET_GATE,
+                 "inner_separator_unleet": _INNER_SEP_UNLEET_GATE}
+_UNLEETED = {"spaced_unleet": "spaced", "inner_separator_unleet": "inner_separator", "interleaved": "interleaved"}
 
 
 def fold_tricks(base: View, gates: frozenset[str] | None = None) -> View | None:
@@ -67,13 +78,20 @@ def fold_tricks(base: View, gates: frozenset[str] | None = None) -> View | None:
     ``gates`` (from `aimds.text.gates`, for ``base.text``) lets it skip regexes that cannot match.
     """
     text = _unleet_tokens(base.text) if may_match(gates, "leet") else base.text
-    deletions = _separators(text, gates if text is base.text else _SEPARATOR_GATES.fired(text))
+    deletions = _separators(text, gates if text is base.text else _unleeted_gates(gates))
     if not deletions:
         if text == base.text:
             return None
         return View("folded", text, base.anchors)
     folded, anchors = offsets.delete(text, deletions)
     return View("folded", folded, offsets.compose(anchors, base.anchors))
+
+
+def _unleeted_gates(gates: frozenset[str] | None) -> frozenset[str] | None:
+    """The separator gates of the leet-folded text, from those of the text before folding."""
+    if gates is None:
+        return None
+    return frozenset(_UNLEETED[name] for name in gates if name in _UNLEETED)
 
 
 def _unleet_tokens(text: str) -> str:
@@ -90,8 +108,8 @@ def _unleet_tokens(text: str) -> str:
         at = hint.start()
         if at < scanned:
             continue
-        if looked_at == _TOKENS_ONE_BY_ONE:  # `scanned` ends a token: no token straddles it
-            out += (text[done:scanned], _LEET_TOKEN.sub(lambda m: _fold_leet(m.group()), text[scanned:]))
+        if looked_at == _TOKENS_ONE_BY_ONE:  # `scanned` ends a token, so a separator (or nothing) is next
+            out += (text[done:scanned], _SEPARATOR_LEET_TOKEN.sub(_fold_separated, text[scanned:]))
             return "".join(out)
         looked_at += 1
         start = at
@@ -110,6 +128,10 @@ def _unleet_tokens(text: str) -> str:
 
 def _fold_leet(token: str) -> str:
     return token.replace("11", "ll").translate(_LEET)
+
+
+def _fold_separated(match: re.Match[str]) -> str:
+    return match.group(1) + _fold_leet(match.group(2))
 
 
 def _separators(text: str, gates: frozenset[str] | None) -> list[int]:
