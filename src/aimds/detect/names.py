@@ -28,6 +28,7 @@ import yaml
 
 from aimds import yamlio
 from aimds.detect.prefilter import PatternSet, PatternSpec
+from aimds.detect.sharedscan import PatternGroup, ScanHits
 from aimds.errors import RulePackError
 
 # Latin letters up to Latin Extended-B, by case, spelled out: PatternSet matches in ASCII mode
@@ -127,11 +128,16 @@ class NameRecognizer:
                         prefilter=rf"(?:{_ascii_only(cue)}){_CUE_SEPARATOR}{_HS_WORD}"),
         ])
 
-    def find(self, text: str) -> list[NameMatch]:
+    @property
+    def group(self) -> PatternGroup | None:
+        """What `SharedScan` compiles for the two patterns."""
+        return self._patterns.group
+
+    def find(self, text: str, shared: ScanHits | None = None) -> list[NameMatch]:
         """Names in ``text``; a name seen both after a cue and in a run may be reported twice
         (overlapping spans: the caller keeps the more confident)."""
         out: list[NameMatch] = []
-        for index, match in self._patterns.finditer(text):
+        for index, match in self._patterns.finditer(text, shared):
             if index == 0:
                 out.extend(self._in_run(text, match.start(), match.group()))
             else:

@@ -31,6 +31,7 @@ from aimds.config import Settings
 from aimds.detect.names import RULE_DETAILS as NAME_RULE_DETAILS
 from aimds.detect.names import default_recognizer
 from aimds.detect.prefilter import PatternSet, PatternSpec
+from aimds.detect.sharedscan import PatternGroup, ScanHits
 from aimds.errors import ConfigError, RulePackError
 from aimds.text.views import Prepared, View, identity_view
 from aimds.types import Finding, Span, ThreatKind
@@ -545,10 +546,15 @@ class PiiDetector:
         validators = dict(VALIDATORS, phone=_check_phone_factory(default_region))
         self._validators = [validators[r["validator"]] for r in self._rules]
 
-    def find(self, text: str) -> list[Candidate]:
+    def pattern_groups(self) -> tuple[PatternGroup, ...]:
+        """What `SharedScan` compiles for the PII patterns and the name recogniser."""
+        groups = (self._patterns.group, self._names.group if self._names is not None else None)
+        return tuple(g for g in groups if g is not None)
+
+    def find(self, text: str, shared: ScanHits | None = None) -> list[Candidate]:
         """Confirmed PII in one string, overlaps resolved; positions refer to ``text``."""
         out: list[Candidate] = []
-        for index, match in self._patterns.finditer(text):
+        for index, match in self._patterns.finditer(text, shared):
             rule = self._rules[index]
             if rule["entity"] not in self.entities:
                 continue
@@ -564,11 +570,12 @@ class PiiDetector:
         if self._names is not None:
             label = self._names.label
             out.extend(Candidate("PERSON", m.start, m.end, m.score, "pii.person", label, NAME_RULE_DETAILS[m.rule])
-                       for m in self._names.find(text))
+                       for m in self._names.find(text, shared))
         return resolve_overlaps(out)
 
-    def scan(self, prepared: Prepared) -> list[Finding]:
-        return [make_finding(c, v, ThreatKind.PII, self.name) for c, v in scan_views(prepared, self.find)]
+    def scan(self, prepared: Prepared, shared: ScanHits | None = None) -> list[Finding]:
+        found = scan_views(prepared, lambda text: self.find(text, shared))
+        return [make_finding(c, v, ThreatKind.PII, self.name) for c, v in found]
 
 
 def create(settings: Settings) -> PiiDetector:

@@ -1,0 +1,147 @@
+"""Several detectors' Hyperscan patterns in one database, so each text is scanned once per check.
+
+Signatures and intent classes look at the same lower-cased bytes; PII, names and secrets at the
+same one-byte-per-character bytes. Each detector compiled and scanned its own database, paying the
+call, the encoding and a pass over the text once per view each. `Guard` builds one `SharedScan`
+from the detectors that offer `pattern_groups()` and hands each check's `ScanHits` to their
+``scan(prepared, shared)``: the first detector to ask about a text scans it for all of them, the
+others read their own hits. A detector called without it (``scan(prepared)``) scans alone, as before.
+
+Hits are ``(pattern id, end)`` pairs in Hyperscan's report order, ends sorted (Hyperscan reports in
+end order; among hits ending at one offset, the order of a group's own patterns is kept by
+sorting on the group's ids, in the shared and in the solo scan alike).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+try:
+    import hyperscan
+except ImportError:  # pragma: no cover - platforms without hyperscan wheels
+    hyperscan = None
+
+# "lowered": UTF-8 of the text lower-cased where that keeps its length (else of the text itself);
+# "ascii": one byte per character, non-ASCII characters as '?'.
+Form = Literal["lowered", "ascii"]
+Hit = tuple[int, int]  # (pattern id within its group, byte end)
+
+
+@dataclass(frozen=True, eq=False)
+class PatternGroup:
+    """One detector's patterns: what it would compile alone. Compared by identity: it is the key
+    its detector reads its hits by."""
+
+    form: Form
+    expressions: tuple[bytes, ...]
+    ids: tuple[int, ...]
+    flags: tuple[int, ...]
+
+
+def lowered(text: str) -> str:
+    """The text the "lowered" form encodes (and that its detectors confirm hits in)."""
+    low = text.lower()
+    return low if len(low) == len(text) else text
+
+
+def encode(form: Form, text: str) -> bytes:
+    if form == "lowered":
+        return lowered(text).encode("utf-8", "surrogatepass")
+    return text.encode("ascii", "replace")
+
+
+def scan_alone(db: Any, scratch: Any, data: bytes) -> list[Hit]:
+    """A group's hits from its own database, ordered as `ScanHits.hits` orders them."""
+    found: list[Hit] = []
+
+    def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+        found.append((end, pattern_id))
+
+    db.scan(data, match_event_handler=on_match, scratch=scratch)
+    found.sort()
+    return [(pattern_id, end) for end, pattern_id in found]
+
+
+class SharedScan:
+    """One database per form for all groups; thread-safe (a Hyperscan scratch per thread)."""
+
+    def __init__(self, groups: Sequence[PatternGroup]) -> None:
+        from aimds.detect.hscache import compile_database
+
+        self._dbs: dict[str, Any] = {}
+        # global id -> (group, local id), per form
+        self._owners: dict[str, list[tuple[PatternGroup, int]]] = {}
+        for form in ("lowered", "ascii"):
+            members = [g for g in groups if g.form == form]
+            if not members:
+                continue
+            owners = [(g, local) for g in members for local in g.ids]
+            self._dbs[form] = compile_database(
+                [e for g in members for e in g.expressions], list(range(len(owners))), [f for g in members for f in g.flags]
+            )
+            self._owners[form] = owners
+        self.groups = frozenset(groups)
+        self._local = threading.local()
+
+    @classmethod
+    def for_detectors(cls, detectors: Sequence[Any]) -> tuple["SharedScan | None", frozenset[int]]:
+        """The shared scan for those of ``detectors`` that offer pattern groups, and their ``id``s;
+        ``(None, frozenset())`` where sharing would save nothing or Hyperscan cannot compile it."""
+        if hyperscan is None:
+            return None, frozenset()
+        sharing = [d for d in detectors if callable(getattr(d, "pattern_groups", None))]
+        groups = list(dict.fromkeys(g for d in sharing for g in d.pattern_groups()))
+        if len(groups) < 2:
+            return None, frozenset()
+        try:
+            return cls(groups), frozenset(map(id, sharing))
+        except hyperscan.error:  # each group compiles alone, so its detector scans alone
+            return None, frozenset()
+
+    def bind(self) -> "ScanHits":
+        """A memo of hits for one check's texts (drop it with the check)."""
+        return ScanHits(self)
+
+    def _scratch(self, form: str) -> Any:
+        scratches = getattr(self._local, "scratches", None)
+        if scratches is None:
+            scratches = self._local.scratches = {}
+        scratch = scratches.get(form)
+        if scratch is None:
+            scratch = scratches[form] = hyperscan.Scratch(self._dbs[form])
+        return scratch
+
+    def scan(self, form: Form, data: bytes) -> dict[PatternGroup, list[Hit]]:
+        owners = self._owners[form]
+        found: list[tuple[int, int]] = []
+
+        def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            found.append((end, pattern_id))
+
+        self._dbs[form].scan(data, match_event_handler=on_match, scratch=self._scratch(form))
+        by_group: dict[PatternGroup, list[tuple[int, int]]] = {}
+        for end, pattern_id in found:
+            group, local = owners[pattern_id]
+            by_group.setdefault(group, []).append((end, local))
+        return {group: [(local, end) for end, local in sorted(hits)] for group, hits in by_group.items()}
+
+
+class ScanHits:
+    """The hits of one check's texts, each text scanned at most once per form."""
+
+    def __init__(self, shared: SharedScan) -> None:
+        self._shared = shared
+        self._memo: dict[tuple[str, int], tuple[str, dict[PatternGroup, list[Hit]]]] = {}
+
+    def covers(self, group: PatternGroup) -> bool:
+        return group in self._shared.groups
+
+    def hits(self, group: PatternGroup, text: str) -> list[Hit]:
+        key = (group.form, id(text))
+        entry = self._memo.get(key)
+        if entry is None or entry[0] is not text:
+            entry = self._memo[key] = (text, self._shared.scan(group.form, encode(group.form, text)))
+        return entry[1].get(group, [])
