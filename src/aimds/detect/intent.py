@@ -154,6 +154,9 @@ class IntentDetector:
         self.kinds = frozenset(c.kind for c in self.lexicon.combos)
         self._matcher = _ClassMatcher(self.lexicon.classes)
         self._names = self._matcher.names
+        # Each combination's requirements, for the one test most texts stop at (`Combo.score_for`
+        # is not None exactly when these hold)
+        self._needs = tuple((c.all, c.any) for c in self.lexicon.combos)
 
     def pattern_groups(self) -> tuple[PatternGroup, ...]:
         """What `SharedScan` compiles for the word classes (nothing without Hyperscan)."""
@@ -170,14 +173,16 @@ class IntentDetector:
         return list(best.values())
 
     def _scan_view(self, view: View, shared: ScanHits | None) -> list[Finding]:
-        text = lowered(view.text)
         group = self._matcher.group
         scanned = shared.hits(group, view.text) if shared is not None and shared.covers(group) else None
+        if scanned == []:
+            return []
+        text = lowered(view.text)
         hits = self._matcher.hits(text, scanned)
         if not hits:
             return []
         anywhere = {self._names[cls] for _, cls in hits}
-        if not any(c.score_for(anywhere) is not None for c in self.lexicon.combos):
+        if not any(all_ <= anywhere and (not any_ or not any_.isdisjoint(anywhere)) for all_, any_ in self._needs):
             return []  # the usual case: no combination anywhere in the text, so no sentence can have one
         boundaries = [m.end() for m in _SENTENCE_END.finditer(text)]
         by_sentence: dict[tuple[int, int], set[str]] = {}

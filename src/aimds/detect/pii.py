@@ -452,13 +452,17 @@ def scan_views(
     find: Callable[[str], list[Candidate]],
 ) -> list[tuple[Candidate, View]]:
     """Run ``find`` on the raw text, the normalized view and decoded payloads; map spans back; dedupe."""
-    views: list[View] = [identity_view("raw", prepared.raw)]
+    # None stands for the raw text, whose identity view is only built if something is found in it
+    views: list[View | None] = [None]
     if prepared.views and prepared.normalized.text != prepared.raw:
         views.append(prepared.normalized)
     views.extend(prepared.decoded)  # a value hidden in base64/hex maps to the payload's span
     mapped: list[tuple[Candidate, View]] = []
     for view in views:
-        for cand in find(view.text):
+        found = find(prepared.raw if view is None else view.text)
+        if found and view is None:
+            view = identity_view("raw", prepared.raw)
+        for cand in found:
             span = view.to_original(cand.start, cand.end)
             mapped.append((Candidate(cand.entity, span.start, span.end, cand.score, cand.rule_id,
                                      cand.label, cand.detail), view))

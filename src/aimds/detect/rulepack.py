@@ -244,11 +244,11 @@ class Matcher:
         if self._db is None:
             return [Match(rule, m.start(), m.end()) for rule, rx in zip(self.rules, self._compiled)
                     for m in rx.finditer(text)]
-        target = lowered(text)
         if shared is not None and shared.covers(self._group):
             ends = self._replay(shared.hits(self._group, text))
-        else:
-            ends = self._ends_alone(target)
+            return self._confirm(lowered(text), ends) if ends else []
+        target = lowered(text)
+        ends = self._ends_alone(target)
         return self._confirm(target, ends) if ends else []
 
     def _ends_alone(self, text: str) -> dict[int, list[int]]:

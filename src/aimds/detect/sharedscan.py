@@ -7,9 +7,9 @@ from the detectors that offer `pattern_groups()` and hands each check's `ScanHit
 ``scan(prepared, shared)``: the first detector to ask about a text scans it for all of them, the
 others read their own hits. A detector called without it (``scan(prepared)``) scans alone, as before.
 
-Hits are ``(pattern id, end)`` pairs in Hyperscan's report order, ends sorted (Hyperscan reports in
-end order; among hits ending at one offset, the order of a group's own patterns is kept by
-sorting on the group's ids, in the shared and in the solo scan alike).
+A group's hits are ``(pattern id, byte end)`` pairs sorted by end, then id: Hyperscan reports in
+end order, so this is the order a database of the group alone reports them in, up to hits that
+end at the same byte (the consumers do not depend on their order).
 """
 
 from __future__ import annotations
@@ -51,18 +51,6 @@ def encode(form: Form, text: str) -> bytes:
     if form == "lowered":
         return lowered(text).encode("utf-8", "surrogatepass")
     return text.encode("ascii", "replace")
-
-
-def scan_alone(db: Any, scratch: Any, data: bytes) -> list[Hit]:
-    """A group's hits from its own database, ordered as `ScanHits.hits` orders them."""
-    found: list[Hit] = []
-
-    def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-        found.append((end, pattern_id))
-
-    db.scan(data, match_event_handler=on_match, scratch=scratch)
-    found.sort()
-    return [(pattern_id, end) for end, pattern_id in found]
 
 
 class SharedScan:
