@@ -192,10 +192,12 @@ def _escapes(text: str, budget: Budget, gates: frozenset[str] | None) -> Iterato
         return
     for family in _FAMILIES:
         for start, end in _regions(text, family.run):
-            region = text[start:end]
-            escapes = list(islice(family.one.finditer(region), _MAX_ESCAPES_COUNTED))
+            # widening adds no escape (its characters exclude "%&\\"), so count before it
+            escapes = list(islice(family.one.finditer(text, start, end), _MAX_ESCAPES_COUNTED))
             if len(escapes) < 2:
                 continue
+            start, end = _widen(text, start, end)
+            region = text[start:end]
             decoded = family.decode_all(region[: budget.chars * 12])
             if not decoded.strip() or decoded == region:
                 continue
@@ -208,20 +210,21 @@ def _is_ascii_alnum(s: str) -> bool:
 
 
 def _regions(text: str, run: re.Pattern[str]) -> Iterator[tuple[int, int]]:
-    """Runs of escapes merged across short gaps on one line, widened to the word around them."""
+    """Runs of escapes merged across short gaps on one line."""
     start = end = -1
     for match in run.finditer(text):
         if start >= 0 and match.start() - end <= _MAX_GAP and "\n" not in text[end : match.start()]:
             end = match.end()
             continue
         if start >= 0:
-            yield _widen(text, start, end)
+            yield start, end
         start, end = match.span()
     if start >= 0:
-        yield _widen(text, start, end)
+        yield start, end
 
 
 def _widen(text: str, start: int, end: int) -> tuple[int, int]:
+    """A region widened to the word around it (a payload's first or last letters may be plain)."""
     before = _EDGE_BEFORE.search(text, max(0, start - 32), start)
     after = _EDGE_AFTER.match(text, end, end + 32)
     return (before.start() if before else start, after.end() if after else end)

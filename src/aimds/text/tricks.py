@@ -13,13 +13,14 @@ that read real prose, numbers, URLs or PII. The view exists only when it differs
   characters ("\\I\\ \\h\\a\\v\\e", "i-g-n-o-r-e- -a-l-l"), is dropped: this hides whole sentences, not
   just words, from both keyword matching and the learned models' n-grams.
 All regexes are linear: character classes under single quantifiers, the separator pinned by a
-backreference, and each token start fixed by a lookbehind. Leet tokens are found from hints (a leet
-character next to a letter), so ordinary prose costs one C-speed scan.
+backreference, and each token start fixed by a lookbehind. Leet tokens are found from their leet
+characters with bytes.find, so ordinary prose costs one translation and a memchr.
 """
 
 from __future__ import annotations
 
 import re
+import string
 
 from aimds.text import offsets
 from aimds.text.gates import may_match
@@ -36,12 +37,20 @@ _SEPARATOR_LEET_TOKEN = re.compile(
     rf"([^A-Za-z0-9@$])(?={_LEET_CLASS}*[A-Za-z])(?=[A-Za-z]*{_LEET_CLASS})"
     rf"([A-Za-z{re.escape(_LEET_CHARS)}]{{2,{_MAX_LEET_TOKEN}}})(?!{_TOKEN_CHAR})"
 )
-_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@$")
-_TOKEN_REST = re.compile(f"{_TOKEN_CHAR}*")
-_LEET_WORD = re.compile(rf"[A-Za-z{re.escape(_LEET_CHARS)}]{{2,{_MAX_LEET_TOKEN}}}")
-# A leet token holds a leet character next to a letter; this pattern starts with a character class,
-# so the regex engine skips ahead at C speed and only tokens around a hit are looked at.
-_LEET_HINT = re.compile(rf"{_LEET_CLASS}(?:(?<=[A-Za-z].)|(?=[A-Za-z]))")
+_CHARS_PER_TOKEN = 32  # looking at one token costs about what the regex costs on this many characters
+
+
+def _token_classes() -> bytes:
+    """Per ASCII byte, what it is to a token: "a" a letter, "1" a leet character, "d" another digit,
+    " " no token character (nor is the "?" that stands for any other character)."""
+    table = bytearray(b" " * 256)
+    for chars, cls in ((string.ascii_letters, "a"), (_LEET_CHARS, "1"), ("2689", "d")):
+        for c in chars:
+            table[ord(c)] = ord(cls)
+    return bytes(table)
+
+
+_CLASSES = _token_classes()
 _LEET = str.maketrans({"1": "i", "3": "e", "0": "o", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _LETTER = r"[^\W\d_]"
 _SPACED = re.compile(
@@ -96,30 +105,30 @@ def _unleeted_gates(gates: frozenset[str] | None) -> frozenset[str] | None:
 
 def _unleet_tokens(text: str) -> str:
     """Fold every leet token: a whole run of token characters, 2 to 32 long, made only of letters
-    and leet characters, with at least one of each (which the hint guarantees).
+    and leet characters, with at least one of each.
 
-    Ordinary text has a few hints at most ("30am"), so tokens are looked at one by one around
-    them; text dense with them is handed to one regex substitution over the rest.
+    Each token holds a leet character, so tokens are looked at one by one from those: in a copy of
+    the text with one byte per character saying what it is (`_CLASSES`), bytes.find jumps to the next
+    leet character and to the separators around it at C speed, where any `re` scan costs ~6 ns a
+    character. Past a budget of tokens (text dense with digits), one regex substitution does the rest.
     """
+    classes = text.encode("ascii", "replace").translate(_CLASSES)  # one byte per character
+    budget = _TOKENS_ONE_BY_ONE + len(text) // _CHARS_PER_TOKEN
     out: list[str] = []
-    done = scanned = 0  # text before `done` is in `out`; tokens before `scanned` are looked at
-    looked_at = 0
-    for hint in _LEET_HINT.finditer(text):
-        at = hint.start()
-        if at < scanned:
-            continue
-        if looked_at == _TOKENS_ONE_BY_ONE:  # `scanned` ends a token, so a separator (or nothing) is next
-            out += (text[done:scanned], _SEPARATOR_LEET_TOKEN.sub(_fold_separated, text[scanned:]))
+    done = end = 0  # text before `done` is in `out`; tokens before `end` are looked at
+    at = classes.find(b"1")
+    while at >= 0:
+        if budget == 0:  # `end` ends a token, so a separator (or nothing) is next
+            out += (text[done:end], _SEPARATOR_LEET_TOKEN.sub(_fold_separated, text[end:]))
             return "".join(out)
-        looked_at += 1
-        start = at
-        while start > 0 and text[start - 1] in _TOKEN_CHARS and at - start < _MAX_LEET_TOKEN:
-            start -= 1
-        scanned = _TOKEN_REST.match(text, at).end()
-        longer = start > 0 and text[start - 1] in _TOKEN_CHARS
-        if not longer and _LEET_WORD.fullmatch(text, start, scanned):
-            out += (text[done:start], _fold_leet(text[start:scanned]))
-            done = scanned
+        budget -= 1
+        start = classes.rfind(b" ", 0, at) + 1
+        end = classes.find(b" ", at)
+        end = len(text) if end < 0 else end
+        if 2 <= end - start <= _MAX_LEET_TOKEN and b"a" in classes[start:end] and b"d" not in classes[start:end]:
+            out += (text[done:start], _fold_leet(text[start:end]))
+            done = end
+        at = classes.find(b"1", end)
     if not out:
         return text
     out.append(text[done:])

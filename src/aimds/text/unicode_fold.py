@@ -38,7 +38,8 @@ _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 GATE_PATTERNS = {"control": _ASCII_CONTROL}
 _MAX_RUNS = 64  # past this many runs of characters to change, translating the whole text is cheaper
 _IRREGULAR = re.compile("[" + re.escape(tables.IRREGULAR_CHARS) + "]")
-_INVISIBLE = re.compile("[" + re.escape("".join(c.marker for c in tables.INVISIBLE_CLASSES)) + "]")
+_INVISIBLE_MARKERS = "".join(c.marker for c in tables.INVISIBLE_CLASSES)
+_INVISIBLE = re.compile("[" + re.escape(_INVISIBLE_MARKERS) + "]")
 _VS_CODES = tables.VARIATION_SELECTOR.marker * 4
 _LOOKALIKE_IN_WORD = re.compile(tables.LOOKALIKE + "(?:(?<=[A-Za-z].)|(?=[A-Za-z]))")
 _RTL_LETTER = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
@@ -78,13 +79,14 @@ def fold(text: str, gates: frozenset[str] | None = None) -> UnicodeFold:
     t = tables.fold_tables()
     changes = _changes(text, t)
     codes, folded = _translate(text, changes, t.codes, t.codes_map), _translate(text, changes, t.fold, t.fold_map)
-    anchors = _anchors(text, codes, t.fold) if _IRREGULAR.search(codes) else offsets.IDENTITY
-    lookalikes = tables.LOOKALIKE in codes
+    markers = _markers(changes, t.codes_map)
+    anchors = _anchors(text, codes, t.fold) if not markers.isdisjoint(tables.IRREGULAR_CHARS) else offsets.IDENTITY
+    lookalikes = tables.LOOKALIKE in markers
     # translating with a dict costs ~50 ns a character: the unicode view only when it is kept
     unicode_view = View("unicode", _translate(text, changes, t.nfkc, t.nfkc_map), anchors) if lookalikes else None
     payloads = _hidden_payloads(text) if (tables.TAG.marker in codes or _VS_CODES in codes) else ()
     findings = [
-        _invisible_finding(text, codes, payloads) if _INVISIBLE.search(codes) else None,
+        _invisible_finding(text, codes, payloads) if not markers.isdisjoint(_INVISIBLE_MARKERS) else None,
         _homoglyph_finding(codes) if lookalikes else None,
         _zalgo(codes) if tables.MARK.marker in codes else None,
     ]
@@ -104,13 +106,33 @@ class _Changes:
 
 def _changes(text: str, t: tables.FoldTables) -> _Changes:
     points = offsets.codepoints(text)
-    at = np.flatnonzero(t.changed[points])
-    breaks = np.flatnonzero(np.diff(at) != 1) + 1
-    if len(breaks) >= _MAX_RUNS:
-        return _Changes(points, at, None)
-    starts = at[np.concatenate(([0], breaks))].tolist() if len(at) else []
-    ends = (at[np.concatenate((breaks - 1, [len(at) - 1]))] + 1).tolist() if len(at) else []
-    return _Changes(points, at, list(zip(starts, ends)))
+    # no table lists printable ASCII: look only the other characters up (below 0x20 wraps around)
+    maybe = np.flatnonzero((points - 0x20) > 0x5E)
+    at = maybe[t.changed[points[maybe]]]
+    if len(at) > _MAX_RUNS * 4:  # numpy's fixed cost pays off
+        breaks = np.flatnonzero(np.diff(at) != 1) + 1
+        if len(breaks) >= _MAX_RUNS:
+            return _Changes(points, at, None)
+        starts = at[np.concatenate(([0], breaks))].tolist()
+        ends = (at[np.concatenate((breaks - 1, [len(at) - 1]))] + 1).tolist()
+        return _Changes(points, at, list(zip(starts, ends)))
+    runs: list[tuple[int, int]] = []
+    for pos in at.tolist():
+        if runs and runs[-1][1] == pos:
+            runs[-1] = (runs[-1][0], pos + 1)
+        else:
+            runs.append((pos, pos + 1))
+    return _Changes(points, at, runs if len(runs) <= _MAX_RUNS else None)
+
+
+def _markers(changes: _Changes, codes_map: tables.CharMap) -> frozenset[str]:
+    """The markers in the coded text, from its changed characters alone: any `re` scan of the whole
+    coded text costs ~6 ns a character, and no unchanged character is a marker (every C0 control
+    is in the tables). Every ``codes`` entry is one marker, below U+0011."""
+    points = changes.points[changes.at]
+    index = np.minimum(np.searchsorted(codes_map.keys, points), len(codes_map.keys) - 1)
+    coded = codes_map.values[index[codes_map.keys[index] == points]]
+    return frozenset(map(chr, np.flatnonzero(np.bincount(coded, minlength=1)).tolist()))
 
 
 def _translate(text: str, changes: _Changes, table: dict[int, str], char_map: tables.CharMap) -> str:
