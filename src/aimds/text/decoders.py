@@ -76,6 +76,8 @@ def find_payloads(text: str, budget: Budget, gates: frozenset[str] | None = None
     ``gates`` (from `aimds.text.gates`, for ``text``) lets it skip decoders that cannot match.
     """
     found: list[Payload] = []
+    if gates is not None and gates.isdisjoint(GATE_PATTERNS):  # every scan is gated: none can find anything
+        return found
     for scan in _SCANS:
         for payload in scan(text, budget, gates):
             kept = budget.take(payload.text)

@@ -51,6 +51,7 @@ def _token_classes() -> bytes:
 
 
 _CLASSES = _token_classes()
+_LEET_NEXT_TO_LETTER = re.compile(rb"1(?:(?<=a1)|(?=a))")  # in `_CLASSES` bytes
 _LEET = str.maketrans({"1": "i", "3": "e", "0": "o", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _LETTER = r"[^\W\d_]"
 _SPACED = re.compile(
@@ -107,17 +108,20 @@ def _unleet_tokens(text: str) -> str:
     """Fold every leet token: a whole run of token characters, 2 to 32 long, made only of letters
     and leet characters, with at least one of each.
 
-    Each token holds a leet character, so tokens are looked at one by one from those: in a copy of
-    the text with one byte per character saying what it is (`_CLASSES`), bytes.find jumps to the next
-    leet character and to the separators around it at C speed, where any `re` scan costs ~6 ns a
-    character. Past a budget of tokens (text dense with digits), one regex substitution does the rest.
+    Such a token holds a leet character next to a letter, so tokens are looked at one by one from
+    those: in a copy of the text with one byte per character saying what it is (`_CLASSES`), where
+    the regex for them starts with a literal (any `re` scan starting with a character class costs
+    ~6 ns a character) and bytes.find/rfind find each token's ends. Past a budget of tokens (text
+    dense with them), one regex substitution does the rest.
     """
     classes = text.encode("ascii", "replace").translate(_CLASSES)  # one byte per character
     budget = _TOKENS_ONE_BY_ONE + len(text) // _CHARS_PER_TOKEN
     out: list[str] = []
     done = end = 0  # text before `done` is in `out`; tokens before `end` are looked at
-    at = classes.find(b"1")
-    while at >= 0:
+    for hint in _LEET_NEXT_TO_LETTER.finditer(classes):
+        at = hint.start()
+        if at < end:
+            continue
         if budget == 0:  # `end` ends a token, so a separator (or nothing) is next
             out += (text[done:end], _SEPARATOR_LEET_TOKEN.sub(_fold_separated, text[end:]))
             return "".join(out)
@@ -125,10 +129,9 @@ def _unleet_tokens(text: str) -> str:
         start = classes.rfind(b" ", 0, at) + 1
         end = classes.find(b" ", at)
         end = len(text) if end < 0 else end
-        if 2 <= end - start <= _MAX_LEET_TOKEN and b"a" in classes[start:end] and b"d" not in classes[start:end]:
+        if end - start <= _MAX_LEET_TOKEN and b"d" not in classes[start:end]:
             out += (text[done:start], _fold_leet(text[start:end]))
             done = end
-        at = classes.find(b"1", end)
     if not out:
         return text
     out.append(text[done:])
