@@ -236,25 +236,22 @@ class Featurizer:
         return n, h.view(np.intp), starts
 
 
-_CHAR_TAIL = np.array([2, 1, 0, 0], dtype=np.int64)
+_CHAR_SHORTFALL = np.array([1, 2, 3, 3], dtype=np.int64)  # char n-grams fewer than 3 at the last 4 positions
 _THREES = np.full(JOIN_CHARS + 1024, 3, dtype=np.int64)  # copied from: cheaper than np.full
 
 
-def _char_counts(n: int) -> np.ndarray:
-    """Char n-grams starting at each of ``n`` positions: 3, except near the end (``min(3, n-2-i)``)."""
-    count = _THREES[:n].copy() if n <= len(_THREES) else np.full(n, 3, dtype=np.int64)
-    tail = min(n, 4)
-    count[n - tail :] = _CHAR_TAIL[4 - tail :]
-    return count
-
-
 def _counts(n: int, starts: np.ndarray) -> np.ndarray:
-    """Features starting at each position: char n-grams, plus a word and a bigram at each word start
-    but the last, which has no bigram."""
-    count = _char_counts(n)
+    """Features starting at each position: 3 char n-grams (fewer near the end: ``min(3, n-2-i)``),
+    plus a word and a bigram at each word start but the last, which has no bigram.
+
+    Word starts are distinct, so they are set to 3 + 2 with one ``put`` (a fancy ``+=`` reads, adds
+    and writes back); the end's shortfall is subtracted after."""
+    count = _THREES[:n].copy() if n <= len(_THREES) else np.full(n, 3, dtype=np.int64)
     if len(starts):
-        count[starts] += 2
+        count.put(starts, 5)
         count[starts[-1]] -= 1
+    tail = min(n, 4)
+    count[n - tail :] -= _CHAR_SHORTFALL[4 - tail :]
     return count
 
 
