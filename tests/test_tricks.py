@@ -54,3 +54,12 @@ def test_sparse_and_dense_texts_fold_as_defined(monkeypatch: pytest.MonkeyPatch)
 def test_unchanged_text_is_returned_as_is() -> None:
     text = "nothing to fold in 2024, $5 or a_1"
     assert tricks._unleet_tokens(text) is text
+
+
+def test_inner_separators_found_in_ascii_text_as_the_regex_finds_them() -> None:
+    rnd = random.Random(4)
+    alphabet = "abXY-._*|~^+ 1_\n"
+    for _ in range(3000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40)))
+        assert tricks._inner_separators(text) == [m.start() for m in tricks._INNER_SEP.finditer(text)], text
+    assert tricks._inner_separators("ign-oré ça-va") == [3, 10]  # other text: the regex, Unicode letters
