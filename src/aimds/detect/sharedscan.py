@@ -7,9 +7,11 @@ from the detectors that offer `pattern_groups()` and hands each check's `ScanHit
 ``scan(prepared, shared)``: the first detector to ask about a text scans it for all of them, the
 others read their own hits. A detector called without it (``scan(prepared)``) scans alone, as before.
 
-A group's hits are ``(pattern id, byte end)`` pairs sorted by end, then id: Hyperscan reports in
-end order, so this is the order a database of the group alone reports them in, up to hits that
-end at the same byte (the consumers do not depend on their order).
+A group's hits are ``(pattern id, byte end)`` pairs in Hyperscan's report order, which is by end
+offset, as from a database of the group alone (hits of different patterns ending at the same byte
+may come in another order; only signatures' findings list order could show it). A solo scan of
+signatures stops after too many far-apart matches of one rule; the shared scan cannot stop for one
+group, so the signature matcher replays the hits and stops reading where it would have stopped.
 """
 
 from __future__ import annotations
@@ -104,17 +106,17 @@ class SharedScan:
 
     def scan(self, form: Form, data: bytes) -> dict[PatternGroup, list[Hit]]:
         owners = self._owners[form]
-        found: list[tuple[int, int]] = []
+        by_group: dict[PatternGroup, list[Hit]] = {}
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            found.append((end, pattern_id))
+            group, local = owners[pattern_id]
+            hits = by_group.get(group)
+            if hits is None:
+                hits = by_group[group] = []
+            hits.append((local, end))
 
         self._dbs[form].scan(data, match_event_handler=on_match, scratch=self._scratch(form))
-        by_group: dict[PatternGroup, list[tuple[int, int]]] = {}
-        for end, pattern_id in found:
-            group, local = owners[pattern_id]
-            by_group.setdefault(group, []).append((end, local))
-        return {group: [(local, end) for end, local in sorted(hits)] for group, hits in by_group.items()}
+        return by_group
 
 
 class ScanHits:
