@@ -130,10 +130,21 @@ def test_non_ascii_text_is_not_gated() -> None:
     assert may_match(None, "leet") and not may_match(frozenset(), "leet")
 
 
+def _folding_to_ascii(texts: list[str]) -> list[str]:
+    """The texts with accents, full-width forms and invisibles sprinkled in: their normalized view is
+    ASCII again, and gated on its own."""
+    rnd = random.Random(12)
+    extra = {"e": "é", "o": "ö", "a": "à", "i": "ï", "1": "１", "3": "３", "-": "\u00ad", " ": " \u200b"}
+    return ["".join(extra.get(c, c) if rnd.random() < 0.3 else c for c in t) for t in texts]
+
+
 def test_views_and_findings_are_the_same_with_and_without_gates(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
-    texts = _texts()[:600]
+    texts = _texts()
+    texts = texts[:600] + texts[-300:] + _folding_to_ascii(texts[:300] + texts[-300:])
     gated = [normalize.prepare(t, "user", settings) for t in texts]
+    refolded = [t for t, p in zip(texts, gated) if not t.isascii() and p.normalized.text.isascii()]
+    assert len(refolded) > 300  # gated on the normalized text, not only on the raw one
     monkeypatch.setattr(normalize, "_GATES", Gates({}))
     monkeypatch.setattr(Gates, "fired", lambda self, text: None)
     for text, with_gates in zip(texts, gated):
