@@ -88,3 +88,12 @@ def test_detectors_without_hyperscan_groups_are_left_alone() -> None:
             return []
 
     assert SharedScan.for_detectors([Plain()]) == (None, frozenset())
+
+
+def test_threads_share_the_databases_but_not_the_scratch(guard: Guard) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [t for t in TEXTS if t] * 12
+    expected = [guard.check(t).risk for t in texts]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(lambda t: guard.check(t).risk, texts)) == expected

@@ -466,6 +466,8 @@ def scan_views(
             span = view.to_original(cand.start, cand.end)
             mapped.append((Candidate(cand.entity, span.start, span.end, cand.score, cand.rule_id,
                                      cand.label, cand.detail), view))
+    if not mapped:
+        return []
     # The same value seen in several views: keep the widest sighting (a homoglyph cut the raw one
     # short), the earliest view on ties.
     mapped.sort(key=lambda cv: -(cv[0].end - cv[0].start))
@@ -497,6 +499,8 @@ class _DisjointSpans:
 
 def resolve_overlaps(candidates: list[Candidate]) -> list[Candidate]:
     """Keep the most confident of overlapping candidates (a valid card is not also a phone)."""
+    if not candidates:
+        return []
     kept: list[Candidate] = []
     taken = _DisjointSpans()
     for cand in sorted(candidates, key=lambda c: (-c.score, -(c.end - c.start), c.start)):

@@ -108,6 +108,9 @@ class PatternSet:
 
     def finditer(self, text: str, shared: ScanHits | None = None) -> Iterator[tuple[int, re.Match[str]]]:
         """With ``shared``, the candidate regions come from the check's shared scan."""
+        candidates = self._candidate_windows(text, shared) if self._db is not None else {}
+        if not candidates and not self._direct:
+            return iter(())  # the usual case: no pattern can match anywhere
         found: list[tuple[int, int, int, re.Match[str]]] = []
         seen: set[tuple[int, int, int]] = set()
 
@@ -120,15 +123,13 @@ class PatternSet:
         for index in self._direct:
             for match in self._compiled[index].finditer(text):
                 keep(index, match)
-        if self._db is not None:
-            for index, windows in self._candidate_windows(text, shared).items():
-                pattern = self._compiled[index]
-                for start, end in windows:
-                    for match in pattern.finditer(text, start, end):
-                        keep(index, match)
+        for index, windows in candidates.items():
+            pattern = self._compiled[index]
+            for start, end in windows:
+                for match in pattern.finditer(text, start, end):
+                    keep(index, match)
         found.sort(key=lambda item: (item[0], -item[1], item[2]))
-        for _, _, index, match in found:
-            yield index, match
+        return iter([(index, match) for _, _, index, match in found])
 
     def _candidate_windows(self, text: str, shared: ScanHits | None = None) -> dict[int, list[tuple[int, int]]]:
         ends: dict[int, list[int]] = {}
