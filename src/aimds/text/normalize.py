@@ -75,10 +75,10 @@ def prepare(text: str, role: Role | str, settings: Settings) -> Prepared:
     except ValueError:
         raise InvalidInput(f"unknown role {role!r}; expected one of {[r.value for r in Role]}") from None
 
-    gates = _GATES.fired(text)
+    gates = _GATES.fired(text) if text.isascii() else None  # the fold reads them only for ASCII text
     uf = unicode_fold.fold(text, gates)
     normalized = uf.normalized
-    if normalized.text is not text:  # the gates were worked out for the raw text; folding often makes it ASCII
+    if gates is None or normalized.text is not text:  # the rest reads the normalized text
         gates = _GATES.fired(normalized.text)
     views: list[View] = [normalized]
     findings: list[Finding] = list(uf.findings)
