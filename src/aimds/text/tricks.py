@@ -13,8 +13,9 @@ that read real prose, numbers, URLs or PII. The view exists only when it differs
   characters ("\\I\\ \\h\\a\\v\\e", "i-g-n-o-r-e- -a-l-l"), is dropped: this hides whole sentences, not
   just words, from both keyword matching and the learned models' n-grams.
 All regexes are linear: character classes under single quantifiers, the separator pinned by a
-backreference, and each token start fixed by a lookbehind. Leet tokens are found from their leet
-characters with bytes.find, so ordinary prose costs one translation and a memchr.
+backreference, and each token start fixed by a lookbehind. Leet tokens and separators inside words
+are found in a copy of the text with one byte per character class, by scans that start with a
+literal, so ordinary prose costs a translation and a memchr rather than a `re` character-class scan.
 """
 
 from __future__ import annotations
@@ -67,43 +68,34 @@ _INTERLEAVED = re.compile(r"(?P<sep>[^\w\s])(?:[^\n](?P=sep)){6,}")
 # The hints without lookarounds (which Hyperscan would drop, firing on every leet character or
 # separator): the same texts match.
 _LEET_GATE = re.compile(rf"[A-Za-z]{_LEET_CLASS}|{_LEET_CLASS}[A-Za-z]")
-_INNER_SEP_GATE = re.compile(rf"{_LETTER}[-._*|~^+]{_LETTER}")
 # Folding leet turns leet characters into letters (and nothing else changes), so with a leet
-# character allowed wherever a letter is, these fire on the text before folding wherever the
-# separator hints fire on the folded text: one Hyperscan pass gates both. `_INTERLEAVED` needs no
-# such form: folding only takes symbols away from it.
-_LETTER_OR_LEET = rf"[A-Za-z{re.escape(_LEET_CHARS)}]"
-_SPACED_UNLEET_GATE = re.compile(
+# character allowed wherever a letter is, the separator gates fire on the text before folding
+# wherever their regexes match the folded text: one Hyperscan pass gates both texts. `_INTERLEAVED`
+# needs no such form: folding only takes symbols away from it.
+_LETTER_OR_LEET = rf"(?:{_LETTER}|{_LEET_CLASS})"
+_SPACED_GATE = re.compile(
     rf"(?P<sep>[ ._*|~+/:-]){_LETTER_OR_LEET}(?P=sep){_LETTER_OR_LEET}(?P=sep){_LETTER_OR_LEET}"
 )
-_INNER_SEP_UNLEET_GATE = re.compile(rf"{_LETTER_OR_LEET}[-._*|~^+]{_LETTER_OR_LEET}")
+_INNER_SEP_GATE = re.compile(rf"{_LETTER_OR_LEET}[-._*|~^+]{_LETTER_OR_LEET}")
 #: per regex `fold_tricks` may skip, one that matches wherever it does, for a Hyperscan pass (see `gates`)
-GATE_PATTERNS = {"leet": _LEET_GATE, "spaced": _SPACED_HINT, "inner_separator": _INNER_SEP_GATE,
-                 "interleaved": _INTERLEAVED, "spaced_unleet": _SPACED_UNLEET_GATE,
-                 "inner_separator_unleet": _INNER_SEP_UNLEET_GATE}
-_UNLEETED = {"spaced_unleet": "spaced", "inner_separator_unleet": "inner_separator", "interleaved": "interleaved"}
+GATE_PATTERNS = {"leet": _LEET_GATE, "spaced": _SPACED_GATE, "inner_separator": _INNER_SEP_GATE,
+                 "interleaved": _INTERLEAVED}
 
 
 def fold_tricks(base: View, gates: frozenset[str] | None = None) -> View | None:
     """The folded view of ``base`` (normally the ``normalized`` view), or None when nothing changed.
 
-    ``gates`` (from `aimds.text.gates`, for ``base.text``) lets it skip regexes that cannot match.
+    ``gates`` (from `aimds.text.gates`, for ``base.text``, and so for its leet folded) lets it skip
+    regexes that cannot match.
     """
     text = _unleet_tokens(base.text) if may_match(gates, "leet") else base.text
-    deletions = _separators(text, gates if text is base.text else _unleeted_gates(gates))
+    deletions = _separators(text, gates)
     if not deletions:
         if text == base.text:
             return None
         return View("folded", text, base.anchors)
     folded, anchors = offsets.delete(text, deletions)
     return View("folded", folded, offsets.compose(anchors, base.anchors))
-
-
-def _unleeted_gates(gates: frozenset[str] | None) -> frozenset[str] | None:
-    """The separator gates of the leet-folded text, from those of the text before folding."""
-    if gates is None:
-        return None
-    return frozenset(_UNLEETED[name] for name in gates if name in _UNLEETED)
 
 
 def _unleet_tokens(text: str) -> str:
