@@ -353,7 +353,11 @@ class Guard:
         return low <= fast_risk < high
 
     def _run(
-        self, detectors: tuple[Detector, ...], prepared: Prepared, timings: dict[str, float], shared: ScanHits | None = None
+        self,
+        detectors: tuple[Detector, ...],
+        prepared: Prepared,
+        timings: dict[str, float],
+        shared: ScanHits | None = None,
     ) -> list[Finding]:
         found: list[Finding] = []
         for detector in detectors:

@@ -69,9 +69,9 @@ class SharedScan:
             if not members:
                 continue
             owners = [(g, local) for g in members for local in g.ids]
-            self._dbs[form] = compile_database(
-                [e for g in members for e in g.expressions], list(range(len(owners))), [f for g in members for f in g.flags]
-            )
+            expressions = [e for g in members for e in g.expressions]
+            flags = [f for g in members for f in g.flags]
+            self._dbs[form] = compile_database(expressions, list(range(len(owners))), flags)
             self._owners[form] = owners
         self.groups = frozenset(groups)
         self._local = threading.local()
