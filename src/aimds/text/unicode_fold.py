@@ -95,11 +95,13 @@ def fold(text: str, gates: frozenset[str] | None = None) -> UnicodeFold:
 @dataclass(frozen=True, slots=True)
 class _Changes:
     """Where the fold tables apply in a text: its code points, the positions of those some table
-    changes, and their runs (None when there are too many to translate one by one)."""
+    changes, and their runs (None when there are too many to translate one by one); and, for the
+    numpy paths, where each changed character sits in `FoldTables.keys` (looked up once)."""
 
     points: np.ndarray
     at: np.ndarray
     runs: list[tuple[int, int]] | None
+    index: np.ndarray
 
 
 def _changes(text: str, t: tables.FoldTables) -> _Changes:
@@ -107,29 +109,29 @@ def _changes(text: str, t: tables.FoldTables) -> _Changes:
     # no table lists printable ASCII: look only the other characters up (below 0x20 wraps around)
     maybe = np.flatnonzero((points - 0x20) > 0x5E)
     at = maybe[t.changed[points[maybe]]]
+    index = np.searchsorted(t.keys, points[at])  # exact: every changed character is a key
     if len(at) > _MAX_RUNS * 4:  # numpy's fixed cost pays off
         breaks = np.flatnonzero(np.diff(at) != 1) + 1
         if len(breaks) >= _MAX_RUNS:
-            return _Changes(points, at, None)
+            return _Changes(points, at, None, index)
         starts = at[np.concatenate(([0], breaks))].tolist()
         ends = (at[np.concatenate((breaks - 1, [len(at) - 1]))] + 1).tolist()
-        return _Changes(points, at, list(zip(starts, ends)))
+        return _Changes(points, at, list(zip(starts, ends)), index)
     runs: list[tuple[int, int]] = []
     for pos in at.tolist():
         if runs and runs[-1][1] == pos:
             runs[-1] = (runs[-1][0], pos + 1)
         else:
             runs.append((pos, pos + 1))
-    return _Changes(points, at, runs if len(runs) <= _MAX_RUNS else None)
+    return _Changes(points, at, runs if len(runs) <= _MAX_RUNS else None, index)
 
 
 def _markers(changes: _Changes, codes_map: tables.CharMap) -> frozenset[str]:
     """The markers in the coded text, from its changed characters alone: any `re` scan of the whole
     coded text costs ~6 ns a character, and no unchanged character is a marker (every C0 control
     is in the tables). Every ``codes`` entry is one marker, below U+0011."""
-    points = changes.points[changes.at]
-    index = np.minimum(np.searchsorted(codes_map.keys, points), len(codes_map.keys) - 1)
-    coded = codes_map.values[index[codes_map.keys[index] == points]]
+    index = changes.index
+    coded = codes_map.values[index[codes_map.listed[index]]]
     return frozenset(map(chr, np.flatnonzero(np.bincount(coded, minlength=1)).tolist()))
 
 
@@ -154,10 +156,8 @@ def _translate(text: str, changes: _Changes, table: dict[int, str], char_map: ta
 
 def _translate_points(changes: _Changes, char_map: tables.CharMap) -> str | None:
     """The translation when every listed character of the text becomes exactly one; else None."""
-    points = changes.points[changes.at]
-    index = np.minimum(np.searchsorted(char_map.keys, points), len(char_map.keys) - 1)
-    listed = char_map.keys[index] == points
-    index = index[listed]
+    listed = char_map.listed[changes.index]
+    index = changes.index[listed]
     if not char_map.one[index].all():
         return None
     out = changes.points.copy()
