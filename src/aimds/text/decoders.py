@@ -142,6 +142,7 @@ def _hex(text: str, budget: Budget, gates: frozenset[str] | None) -> Iterator[Pa
 @dataclass(frozen=True, slots=True)
 class _EscapeFamily:
     encoding: str
+    lead: str  # the character every escape starts with
     run: re.Pattern[str]
     one: re.Pattern[str]
     decode_one: Callable[[re.Match[str]], str]
@@ -181,10 +182,10 @@ def _run_of(one: re.Pattern[str]) -> re.Pattern[str]:
 
 _FAMILIES = (
     _EscapeFamily(
-        "url", _run_of(_URL_ONE), _URL_ONE, _url_one, lambda s: urllib.parse.unquote(s, errors="replace"),
+        "url", "%", _run_of(_URL_ONE), _URL_ONE, _url_one, lambda s: urllib.parse.unquote(s, errors="replace"),
     ),
-    _EscapeFamily("html", _run_of(_HTML_ONE), _HTML_ONE, _html_one, html.unescape),
-    _EscapeFamily("unicode_escape", _run_of(_UNICODE_ONE), _UNICODE_ONE, _unicode_one, _unicode_all),
+    _EscapeFamily("html", "&", _run_of(_HTML_ONE), _HTML_ONE, _html_one, html.unescape),
+    _EscapeFamily("unicode_escape", "\\", _run_of(_UNICODE_ONE), _UNICODE_ONE, _unicode_one, _unicode_all),
 )
 _ESCAPE_HINT = re.compile(r"[%&\\](?:(?<=%)[0-9A-Fa-f]{2}|(?<=&)#?[A-Za-z0-9]{1,32};|(?<=\\)[uU][0-9A-Fa-f{])")
 
@@ -194,6 +195,8 @@ def _escapes(text: str, budget: Budget, gates: frozenset[str] | None) -> Iterato
         return
     for family in _FAMILIES:
         for start, end in _regions(text, family.run):
+            if text.count(family.lead, start, end) < 2:  # a lone escape ("&copy;"), found at C speed
+                continue
             # widening adds no escape (its characters exclude "%&\\"), so count before it
             escapes = list(islice(family.one.finditer(text, start, end), _MAX_ESCAPES_COUNTED))
             if len(escapes) < 2:
