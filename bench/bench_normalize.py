@@ -3,7 +3,8 @@
     python bench/bench_normalize.py [--repeat N]
 
 Inputs: a 1 kB ASCII prompt, a 100 kB ASCII document (whole, and as the Guard scans it: in
-``chunk_chars`` pieces), a 1 kB prompt with a few non-ASCII characters, and 1 MB adversarial inputs
+``chunk_chars`` pieces), bench_guard's 100 kB generated HTML page (tag-dense, a few accented
+letters) in pieces, a 1 kB prompt with a few non-ASCII characters, and 1 MB adversarial inputs
 (a million zero-width characters, alternating letters and zero-width characters, a deeply nested
 base64 blob, spaced-out letters, Unicode tag characters).
 """
@@ -72,6 +73,10 @@ def main() -> None:
         pieces = chunks(text, settings.chunk_chars, settings.chunk_overlap)
         return lambda: [prepare(piece, Role.DOCUMENT, settings) for _, piece in pieces]
 
+    from aimds.train.synth import DOC_GENERATORS
+
+    page_rng = random.Random(3)  # the page bench_guard.py checks
+    page = "".join(DOC_GENERATORS["html_page"](page_rng) for _ in range(200))[:100_000]
     small = args.repeat
     large = max(5, args.repeat // 20)
     cases: list[tuple[str, Callable[[], object], int]] = [
@@ -79,6 +84,7 @@ def main() -> None:
         ("1 kB prompt, some non-ASCII", lambda: prepare(unicode_prompt, Role.USER, settings), small),
         ("100 kB ASCII document, whole", lambda: prepare(doc, Role.DOCUMENT, settings), large),
         ("100 kB ASCII document, chunked", chunked(doc), large),
+        ("100 kB HTML page, chunked", chunked(page), large),
         ("1 MB zero-width characters", lambda: prepare("\u200b" * 1_000_000, Role.USER, settings), 5),
         ("1 MB letter/zero-width alternating", lambda: prepare("a\u200b" * 500_000, Role.USER, settings), 5),
         ("1 MB nested base64", lambda: prepare(nested_base64(1_000_000), Role.USER, settings), 5),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from hypothesis import given, settings as hsettings, strategies as st
@@ -10,7 +11,8 @@ from aimds import Guard
 from aimds.config import Settings
 from aimds.decide.policy import DecisionPolicy
 from aimds.text import prepare
-from aimds.text.hidden import MAX_PASSAGES, RULE_ID, TEXT_VIEW, VIEW, hidden_passages
+from aimds.text.hidden import MAX_PASSAGES, RULE_ID, TEXT_VIEW, VIEW, hidden_passages, without_markup
+from aimds.text.views import View
 from aimds.types import Action, Finding, Role, Span, ThreatKind
 
 PAGE = (
@@ -129,3 +131,23 @@ def test_markup_views_map_back_inside_the_original(raw: str) -> None:
                 span = text.to_original(i, i + 1)
                 origin = raw[span.start : span.end]
                 assert origin and (not origin.isascii() or origin[-1] == ch)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.lists(_HTML_BITS, max_size=60).map("".join))
+def test_markup_free_view_maps_each_character_as_defined(raw: str) -> None:
+    """Each tag becomes one space that maps to its '<'; every other character maps to itself."""
+    view = without_markup(View("normalized", raw))
+    tags = list(re.finditer(r"<[^<>]{0,2000}>", raw))
+    if not tags:
+        assert view is None
+        return
+    expected_text, expected_origin, pos = [], [], 0
+    for tag in tags:
+        expected_text.append(raw[pos : tag.start()] + " ")
+        expected_origin += [*range(pos, tag.start()), tag.start()]
+        pos = tag.end()
+    expected_text.append(raw[pos:])
+    expected_origin += list(range(pos, len(raw)))
+    assert view is not None and view.text == "".join(expected_text)
+    assert [view.to_original(i, i + 1).start for i in range(len(view.text))] == expected_origin

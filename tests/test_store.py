@@ -284,9 +284,9 @@ def test_sqlite_kept_values_are_committed_with_their_records(tmp_path) -> None:
     seqs, commit = store.stage_linked("audit", [b"r1", b"r2"], lambda p, n, r: r,
                                       lambda seqs: [(f"verdict:{n}", b"v%d" % n) for n in seqs], 60)
     assert seqs == [1, 2]
-    assert reader.execute("SELECT count(*) FROM kept").fetchone()[0] == 0  # nothing before the commit
+    assert reader.execute("SELECT count(*) FROM kept_rows").fetchone()[0] == 0  # nothing before the commit
     commit()
-    assert reader.execute("SELECT key, value FROM kept ORDER BY key").fetchall() == [("verdict:1", b"v1"), ("verdict:2", b"v2")]
+    assert reader.execute("SELECT key, value FROM kept_rows ORDER BY key").fetchall() == [("verdict:1", b"v1"), ("verdict:2", b"v2")]
     assert store.get("verdict:1") is None and store.get_kept("verdict:1") == b"v1"
     store.set("verdict:old", b"kept by an earlier version")  # with the other values: still found
     assert store.get_kept("verdict:old") == b"kept by an earlier version"
@@ -312,8 +312,43 @@ def test_sqlite_expired_kept_values_are_purged(tmp_path) -> None:
     now[0] += 60
     for i in range(sqlite_module._PURGE_KEPT_EVERY):
         store.append_linked("audit", [b"new"], lambda p, n, r: r, lambda seqs, i=i: [(f"new:{i}", b"y")], 10)
-    keys = {k for (k,) in store._log.execute("SELECT key FROM kept")}
+    keys = {k for (k,) in store._log.execute("SELECT key FROM kept_rows")}
     assert "old" not in keys and len(keys) == sqlite_module._PURGE_KEPT_EVERY
+    store.close()
+
+
+def test_sqlite_values_in_the_earlier_kept_table_are_found_replaced_and_purged(tmp_path) -> None:
+    """Values kept by versions that keyed table ``kept`` by the value's key: still read, and purged."""
+    from aimds.store import sqlite as sqlite_module
+
+    now = [1000.0]
+    store = SQLiteStore(tmp_path / "s.db", clock=lambda: now[0])
+    with store._log:
+        store._log.executemany("INSERT INTO kept VALUES (?, ?, ?)",
+                               [("verdict:a", b"old a", 1010.0), ("verdict:b", b"old b", 5000.0)])
+    assert store.get_kept("verdict:a") == b"old a" and store.get_kept("verdict:b") == b"old b"
+    store.append_linked("audit", [b"r"], lambda p, n, r: r, lambda seqs: [("verdict:b", b"new b")], 4000)
+    assert store.get_kept("verdict:b") == b"new b"  # the newer value wins
+    now[0] += 60
+    assert store.get_kept("verdict:a") is None  # expired
+    for i in range(sqlite_module._PURGE_KEPT_EVERY):
+        store.append_linked("audit", [b"n"], lambda p, n, r: r, lambda seqs, i=i: [(f"n:{i}", b"y")], 4000)
+    assert [k for (k,) in store._log.execute("SELECT key FROM kept")] == ["verdict:b"]  # only "a" was due
+    store.close()
+
+
+def test_sqlite_kept_values_are_appended_not_spread_over_random_pages(tmp_path) -> None:
+    """Rows go in the order they are kept (random verdict ids do not decide where): the table's rows
+    are in rowid order of keeping, and a key kept again moves to the end."""
+    import uuid
+
+    store = SQLiteStore(tmp_path / "s.db")
+    keys = [f"verdict:{uuid.uuid4().hex}" for _ in range(50)]
+    for start in range(0, 50, 10):
+        store.append_linked("audit", [b"r"], lambda p, n, r: r, lambda seqs, s=start: [(k, b"v") for k in keys[s:s + 10]])
+    store.append_linked("audit", [b"r"], lambda p, n, r: r, lambda seqs: [(keys[0], b"again")])
+    rows = [k for (k,) in store._log.execute("SELECT key FROM kept_rows ORDER BY rowid")]
+    assert rows == keys[1:] + keys[:1] and store.get_kept(keys[0]) == b"again"
     store.close()
 
 

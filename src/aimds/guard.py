@@ -23,6 +23,7 @@ from aimds.config import Settings, load_settings
 from aimds.decide.policy import DecisionPolicy
 from aimds.detect import registry
 from aimds.detect.base import Detector
+from aimds.detect.sharedscan import ScanHits, SharedScan
 from aimds.errors import AimdsError, InputTooLarge, InvalidInput
 from aimds.store.base import Store
 from aimds.text.chunking import chunks
@@ -74,6 +75,8 @@ class Guard:
         self.detectors: tuple[Detector, ...] = tuple(detectors)
         self._fast = tuple(d for d in self.detectors if d.tier == "fast")
         self._deep = tuple(d for d in self.detectors if d.tier == "deep")
+        # One Hyperscan pass per text for the detectors that can share one (signatures, intent, PII...)
+        self._shared, self._sharing = SharedScan.for_detectors(self._fast)
         self._cache = _DecisionCache(self.settings.cache_size)
         self._config_key = hashlib.blake2b(
             self.settings.model_dump_json().encode() + ",".join(d.name for d in self.detectors).encode(),
@@ -265,7 +268,8 @@ class Guard:
         timings: dict[str, float] = {}
         for offset, piece in self._pieces(text):
             prepared = self._prepare(piece, role, context, timings)
-            found = list(prepared.findings) + self._run(self._fast, prepared, timings)
+            shared = self._shared.bind() if self._shared is not None else None
+            found = list(prepared.findings) + self._run(self._fast, prepared, timings, shared)
             findings += _shift(self._deepen(found, prepared, timings), offset)
         return self._verdict(text, role, findings, timings, started, session_id, agent_id)
 
@@ -282,9 +286,10 @@ class Guard:
         timings: list[dict[str, float]] = [{} for _ in texts]
         prepared = [self._prepare(text, role, context, t) for text, t in zip(texts, timings)]
         found = [list(p.findings) for p in prepared]
+        shared = [self._shared.bind() for _ in prepared] if self._shared is not None else None
         for detector in self._fast:
             t0 = time.perf_counter()
-            for f, more in zip(found, self._scan_all(detector, prepared)):
+            for f, more in zip(found, self._scan_all(detector, prepared, shared)):
                 f += more
             share = (time.perf_counter() - t0) * 1000 / len(prepared)
             for t in timings:
@@ -347,23 +352,33 @@ class Guard:
         fast_risk = max((f.score for f in findings if f.kind in _MANIPULATION), default=0.0)
         return low <= fast_risk < high
 
-    def _run(self, detectors: tuple[Detector, ...], prepared: Prepared, timings: dict[str, float]) -> list[Finding]:
+    def _run(
+        self,
+        detectors: tuple[Detector, ...],
+        prepared: Prepared,
+        timings: dict[str, float],
+        shared: ScanHits | None = None,
+    ) -> list[Finding]:
         found: list[Finding] = []
         for detector in detectors:
             t0 = time.perf_counter()
-            found += self._scan_one(detector, prepared)
+            found += self._scan_one(detector, prepared, shared)
             timings[detector.name] = timings.get(detector.name, 0.0) + (time.perf_counter() - t0) * 1000
         return found
 
-    def _scan_one(self, detector: Detector, prepared: Prepared) -> list[Finding]:
+    def _scan_one(self, detector: Detector, prepared: Prepared, shared: ScanHits | None = None) -> list[Finding]:
         try:
+            if shared is not None and id(detector) in self._sharing:
+                return detector.scan(prepared, shared)  # type: ignore[call-arg]
             return detector.scan(prepared)
         except AimdsError:
             raise
         except Exception as exc:  # a detector bug must not let the text through unchecked
             return [self._detector_failed(detector, exc)]
 
-    def _scan_all(self, detector: Detector, prepared: list[Prepared]) -> list[list[Finding]]:
+    def _scan_all(
+        self, detector: Detector, prepared: list[Prepared], shared: list[ScanHits] | None = None
+    ) -> list[list[Finding]]:
         """Each input's findings: one ``scan_many`` call where the detector has one, else (or if that
         call crashes, to find the inputs it crashes on) one scan each."""
         scan_many = getattr(detector, "scan_many", None)
@@ -374,7 +389,9 @@ class Guard:
                 raise
             except Exception:  # noqa: BLE001 - retried one input at a time below
                 pass
-        return [self._scan_one(detector, p) for p in prepared]
+        if shared is None:
+            return [self._scan_one(detector, p) for p in prepared]
+        return [self._scan_one(detector, p, s) for p, s in zip(prepared, shared)]
 
     def _detector_failed(self, detector: Detector, exc: Exception) -> Finding:
         log.error("detector %s failed: %s", detector.name, type(exc).__name__, exc_info=exc)

@@ -54,7 +54,18 @@ def serve(
         # The client address comes from the socket unless `trust_forwarded_for` says otherwise
         # (`Service.client_address`); uvicorn's own header rewriting would trust any local caller.
         proxy_headers=False,
+        http=_http_protocol(),
     )
+
+
+def _http_protocol() -> str:
+    """httptools with each response's head and body in one socket write (`aimds.server.protocol`),
+    or uvicorn's own choice where httptools is not installed."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "auto"
+    return "aimds.server.protocol:CoalescingHttpToolsProtocol"
 
 
 def register(app: typer.Typer) -> None:

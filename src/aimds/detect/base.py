@@ -4,7 +4,10 @@ A detector reads a `Prepared` input (all views of the text) and returns findings
 reasons. It holds no per-request state, so one instance serves every thread. A detector whose cost is
 mostly per call (numpy, a model) may also define ``scan_many(prepared: Sequence[Prepared]) ->
 list[list[Finding]]``, returning exactly what ``scan`` returns for each: `Guard.check_many` calls it
-once for a whole batch.
+once for a whole batch. A detector built on Hyperscan may define ``pattern_groups() ->
+tuple[PatternGroup, ...]`` and accept ``scan(prepared, shared)``: `Guard` then compiles all such
+groups into one `aimds.detect.sharedscan.SharedScan` and each check scans a text once for all of
+them (``scan(prepared)`` alone must still work, and find exactly the same).
 """
 
 from __future__ import annotations

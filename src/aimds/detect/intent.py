@@ -19,7 +19,8 @@ from typing import Any, Iterable
 
 from aimds import yamlio
 from aimds.config import Settings
-from aimds.detect.rulepack import _byte_to_char_mapper
+from aimds.detect.rulepack import _char_offsets
+from aimds.detect.sharedscan import PatternGroup, ScanHits, lowered
 from aimds.detect.signatures import mention_context
 from aimds.errors import RulePackError
 from aimds.text.unicode_fold import fold
@@ -153,30 +154,45 @@ class _ClassMatcher:
         self._ids = ids
         self._fallback = [(ids[i], re.compile(e.decode("utf-8"))) for i, e in enumerate(expressions)]
         self._db = None
+        self._group: PatternGroup | None = None
         self._local = threading.local()
         if hyperscan is not None:
             from aimds.detect.hscache import compile_database
 
             self._db = compile_database(expressions, list(range(len(expressions))), [0] * len(expressions))
+            self._group = PatternGroup("lowered", tuple(expressions), tuple(range(len(expressions))),
+                                       (0,) * len(expressions))
 
-    def hits(self, text: str) -> list[tuple[int, tuple[int, int]]]:
-        """``(end, (class_index, language_bits))`` pairs, unordered."""
+    @property
+    def group(self) -> PatternGroup | None:
+        return self._group
+
+    def hits(self, text: str, scanned: list[tuple[int, int]] | None = None) -> list[tuple[int, tuple[int, int]]]:
+        """``(end, (class_index, language_bits))`` pairs, unordered, for a `lowered` text; ``scanned``:
+        the group's hits in it from a shared scan, if there was one."""
         if self._db is None:
             return [(m.end(), cls) for cls, rx in self._fallback for m in rx.finditer(text)]
+        ids = self._ids
+        if scanned is not None:
+            found = [(end, ids[expr]) for expr, end in scanned]
+        else:
+            found = self._scan_alone(text)
+        if found and not text.isascii():
+            to_char = _char_offsets(text)
+            found = [(to_char(end), cls) for end, cls in found]
+        return found
+
+    def _scan_alone(self, text: str) -> list[tuple[int, int]]:
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = hyperscan.Scratch(self._db)
-        data = text.encode("utf-8", "surrogatepass")
         found: list[tuple[int, tuple[int, int]]] = []
         ids = self._ids
 
         def on_match(expr: int, start: int, end: int, flags: int, ctx: Any) -> None:
             found.append((end, ids[expr]))
 
-        self._db.scan(data, match_event_handler=on_match, scratch=scratch)
-        if found and len(data) != len(text):
-            to_char = _byte_to_char_mapper(text, data)
-            found = [(to_char(end), cls) for end, cls in found]
+        self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=on_match, scratch=scratch)
         return found
 
 
@@ -190,19 +206,27 @@ class IntentDetector:
         self._matcher = _ClassMatcher(self.lexicon)
         self._names = self._matcher.names
 
-    def scan(self, prepared: Prepared) -> list[Finding]:
+    def pattern_groups(self) -> tuple[PatternGroup, ...]:
+        """What `SharedScan` compiles for the word classes (nothing without Hyperscan)."""
+        group = self._matcher.group
+        return (group,) if group is not None else ()
+
+    def scan(self, prepared: Prepared, shared: ScanHits | None = None) -> list[Finding]:
         best: dict[str, Finding] = {}
         for view in prepared.views:
-            for finding in self._scan_view(view):
+            for finding in self._scan_view(view, shared):
                 current = best.get(finding.rule_id or "")
                 if current is None or finding.score > current.score:
                     best[finding.rule_id or ""] = finding
         return list(best.values())
 
-    def _scan_view(self, view: View) -> list[Finding]:
-        lowered = view.text.lower()
-        text = lowered if len(lowered) == len(view.text) else view.text
-        hits = self._matcher.hits(text)
+    def _scan_view(self, view: View, shared: ScanHits | None) -> list[Finding]:
+        group = self._matcher.group
+        scanned = shared.hits(group, view.text) if shared is not None and shared.covers(group) else None
+        if scanned == []:
+            return []
+        text = lowered(view.text)
+        hits = self._matcher.hits(text, scanned)
         if not hits:
             return []
         anywhere: dict[str, int] = {}

@@ -35,9 +35,11 @@ FORMAT_VERSION = 1
 
 _P = 0x100000001B3  # odd, so it has an inverse modulo 2**64
 _P_INV = pow(_P, -1, 1 << 64)
-_MIX = np.uint64(0x9E3779B97F4A7C15)  # multiplicative hashing: the top bits pick the bucket
-_WORD_SALT = np.uint64(0xD6E8FEB86659FD93)  # keeps a word apart from the char n-gram with its letters
+_MIX_INT = 0x9E3779B97F4A7C15  # multiplicative hashing: the top bits pick the bucket
+_MIX = np.uint64(_MIX_INT)
+_WORD_SALT = 0xD6E8FEB86659FD93  # keeps a word apart from the char n-gram with its letters
 _BIGRAM_MUL = np.uint64(0x2545F4914F6CDD1D)
+_WORD_SALT_MIXED = np.uint64(_WORD_SALT * _MIX_INT % (1 << 64))  # hashes are kept times MIX (see _Powers)
 _CHAR_NS = (3, 4, 5)
 # `score_many` joins texts up to about this many characters: beyond it the intermediate arrays outgrow
 # the CPU caches and a joined pass costs more than the per-call overhead it saves.
@@ -69,9 +71,11 @@ _WORD_ASCII = bytes(_WORD[:128].astype(np.uint8).tobytes()) + bytes(128)
 
 
 class _Powers:
-    """P**k and P**-k modulo 2**64 for k < n, grown on demand (a cache of constants).
+    """P**k * MIX and P**-k modulo 2**64 for k < n, grown on demand (a cache of constants).
 
-    ``before`` is P**(k-1) at index k (so that ``before.take(ends)`` needs no ``ends - 1``)."""
+    ``before`` is P**(k-1) * MIX at index k (so that ``before.take(ends)`` needs no ``ends - 1``).
+    Hashes come out already multiplied by the bucket mixer: arithmetic modulo 2**64 is a ring, so
+    ``(d * P**k) * MIX == d * (P**k * MIX)`` bit for bit, and one pass over all hashes is saved."""
 
     def __init__(self, n: int = 4096) -> None:
         self._lock = threading.Lock()
@@ -86,10 +90,11 @@ class _Powers:
             before[1] = iv[0] = 1
             before[2:] = np.cumprod(np.full(n - 1, _P, dtype=np.uint64), dtype=np.uint64)
             iv[1:] = np.cumprod(np.full(n - 1, _P_INV, dtype=np.uint64), dtype=np.uint64)
+            before *= _MIX
         return before[1:], iv, before
 
     def upto(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(pow, inv, before)``, each covering at least ``n`` exponents."""
+        """``(pow * MIX, inv, before * MIX)``, each covering at least ``n`` exponents."""
         tables = self.tables
         if len(tables[0]) < n:
             with self._lock:
@@ -209,7 +214,7 @@ class Featurizer:
         np.multiply(cp, iv[:n], out=g[1:])
         np.add.accumulate(g, out=g)
         o = 0
-        for k in _CHAR_NS:  # hash of cp[i:i+k] = P**(i+k-1) * (g[i+k] - g[i])
+        for k in _CHAR_NS:  # hash of cp[i:i+k] = P**(i+k-1) * (g[i+k] - g[i]), times MIX (see _Powers)
             m = n - k + 1
             if m <= 0:
                 break
@@ -222,35 +227,31 @@ class Featurizer:
             bounds = g.take(edges)
             np.subtract(bounds[1::2], bounds[0::2], out=words)
             np.multiply(words, before.take(edges[1::2]), out=words)
-            words += _WORD_SALT
-            if nb:
+            words += _WORD_SALT_MIXED
+            if nb:  # (a * B + b) * MIX == (a * MIX) * B + b * MIX modulo 2**64
                 pairs = h[o + nw :]
                 np.multiply(words[:-1], _BIGRAM_MUL, out=pairs)
                 pairs += words[1:]
-        np.multiply(h, _MIX, out=h)
         np.right_shift(h, self._shift, out=h)  # under 2**24 now: the same bits read as intp
         return n, h.view(np.intp), starts
 
 
-_CHAR_TAIL = np.array([2, 1, 0, 0], dtype=np.int64)
+_CHAR_SHORTFALL = np.array([1, 2, 3, 3], dtype=np.int64)  # char n-grams fewer than 3 at the last 4 positions
 _THREES = np.full(JOIN_CHARS + 1024, 3, dtype=np.int64)  # copied from: cheaper than np.full
 
 
-def _char_counts(n: int) -> np.ndarray:
-    """Char n-grams starting at each of ``n`` positions: 3, except near the end (``min(3, n-2-i)``)."""
-    count = _THREES[:n].copy() if n <= len(_THREES) else np.full(n, 3, dtype=np.int64)
-    tail = min(n, 4)
-    count[n - tail :] = _CHAR_TAIL[4 - tail :]
-    return count
-
-
 def _counts(n: int, starts: np.ndarray) -> np.ndarray:
-    """Features starting at each position: char n-grams, plus a word and a bigram at each word start
-    but the last, which has no bigram."""
-    count = _char_counts(n)
+    """Features starting at each position: 3 char n-grams (fewer near the end: ``min(3, n-2-i)``),
+    plus a word and a bigram at each word start but the last, which has no bigram.
+
+    Word starts are distinct, so they are set to 3 + 2 with one ``put`` (a fancy ``+=`` reads, adds
+    and writes back); the end's shortfall is subtracted after."""
+    count = _THREES[:n].copy() if n <= len(_THREES) else np.full(n, 3, dtype=np.int64)
     if len(starts):
-        count[starts] += 2
+        count.put(starts, 5)
         count[starts[-1]] -= 1
+    tail = min(n, 4)
+    count[n - tail :] -= _CHAR_SHORTFALL[4 - tail :]
     return count
 
 

@@ -28,6 +28,7 @@ import yaml
 
 from aimds import yamlio
 from aimds.detect.prefilter import PatternSet, PatternSpec
+from aimds.detect.sharedscan import PatternGroup, ScanHits
 from aimds.errors import RulePackError
 
 # Latin letters up to Latin Extended-B, by case, spelled out: PatternSet matches in ASCII mode
@@ -115,7 +116,8 @@ class NameRecognizer:
         connector = rf"(?:[{_UPPER}]\.[ \t]{{1,2}})?(?:(?:{particle})[ \t]{{1,2}}){{0,2}}"
         # Cue phrases match in any case; titles only capitalised ("Miss" the title, not "miss." the verb).
         title_forms = {str(t) for t in rules["titles"]} | {str(t) + "." for t in rules["titles"] if not str(t).endswith(".")}
-        cue = f"(?i:{_trie(c for c, kind in self._cues.items() if kind != 'title')})|{_trie(title_forms)}"
+        phrases = [c for c, kind in self._cues.items() if kind != "title"]
+        cue = f"(?i:{_trie(phrases)})|{_trie(title_forms)}"
         self._patterns = PatternSet([
             # Two to six capitalised words, maybe with a middle initial or particles between.
             PatternSpec("name.run", rf"{_WORD}(?:[ \t]{{1,2}}{connector}{_WORD}){{1,5}}",
@@ -123,15 +125,23 @@ class NameRecognizer:
                                   rf"(?:(?:{particle})[ \t]{{1,2}}){{0,2}}{_HS_WORD}"),
             # One capitalised word right after a cue or title ("Dear Anna", "Dr. Weber"); the word is
             # looked at, not consumed, so it can be the next match's cue ("met Dr. Weber").
-            PatternSpec("name.cue", rf"\b(?P<cue>{cue}){_CUE_SEPARATOR}(?=(?P<word>{_WORD}))",
+            # The look-ahead for a cue's first letter changes no match; it rejects most word starts
+            # with one character-set test instead of trying every branch of the alternation there.
+            PatternSpec("name.cue", rf"\b(?={_first_letters([*phrases, *title_forms])})(?P<cue>{cue}){_CUE_SEPARATOR}"
+                                    rf"(?=(?P<word>{_WORD}))",
                         prefilter=rf"(?:{_ascii_only(cue)}){_CUE_SEPARATOR}{_HS_WORD}"),
         ])
 
-    def find(self, text: str) -> list[NameMatch]:
+    @property
+    def group(self) -> PatternGroup | None:
+        """What `SharedScan` compiles for the two patterns."""
+        return self._patterns.group
+
+    def find(self, text: str, shared: ScanHits | None = None) -> list[NameMatch]:
         """Names in ``text``; a name seen both after a cue and in a run may be reported twice
         (overlapping spans: the caller keeps the more confident)."""
         out: list[NameMatch] = []
-        for index, match in self._patterns.finditer(text):
+        for index, match in self._patterns.finditer(text, shared):
             if index == 0:
                 out.extend(self._in_run(text, match.start(), match.group()))
             else:
@@ -277,6 +287,19 @@ def _trie(words: Iterable[str]) -> str:
         return f"(?:{body})?" if "" in node else body
 
     return emit(root)
+
+
+def _first_letters(words: Iterable[str]) -> str:
+    """A character class holding every character a `_trie` of ``words`` can start with, in either
+    case (a superset is harmless: it only decides where the alternation is tried)."""
+    first: set[str] = set()
+    for word in words:
+        for ch in _TRIE_FIRST.get(word[0], word[0]):
+            first |= {ch, ch.lower(), ch.upper(), ch.swapcase()}
+    return "[" + "".join(re.escape(ch) for ch in sorted(ch for ch in first if len(ch) == 1)) + "]"
+
+
+_TRIE_FIRST = {" ": " \t", "'": "'’"}
 
 
 def _ascii_only(regex: str) -> str:

@@ -31,6 +31,7 @@ from aimds.config import Settings
 from aimds.detect.names import RULE_DETAILS as NAME_RULE_DETAILS
 from aimds.detect.names import default_recognizer
 from aimds.detect.prefilter import PatternSet, PatternSpec
+from aimds.detect.sharedscan import PatternGroup, ScanHits
 from aimds.errors import ConfigError, RulePackError
 from aimds.text.views import Prepared, View, identity_view
 from aimds.types import Finding, Span, ThreatKind
@@ -451,16 +452,22 @@ def scan_views(
     find: Callable[[str], list[Candidate]],
 ) -> list[tuple[Candidate, View]]:
     """Run ``find`` on the raw text, the normalized view and decoded payloads; map spans back; dedupe."""
-    views: list[View] = [identity_view("raw", prepared.raw)]
+    # None stands for the raw text, whose identity view is only built if something is found in it
+    views: list[View | None] = [None]
     if prepared.views and prepared.normalized.text != prepared.raw:
         views.append(prepared.normalized)
     views.extend(prepared.decoded)  # a value hidden in base64/hex maps to the payload's span
     mapped: list[tuple[Candidate, View]] = []
     for view in views:
-        for cand in find(view.text):
+        found = find(prepared.raw if view is None else view.text)
+        if found and view is None:
+            view = identity_view("raw", prepared.raw)
+        for cand in found:
             span = view.to_original(cand.start, cand.end)
             mapped.append((Candidate(cand.entity, span.start, span.end, cand.score, cand.rule_id,
                                      cand.label, cand.detail), view))
+    if not mapped:
+        return []
     # The same value seen in several views: keep the widest sighting (a homoglyph cut the raw one
     # short), the earliest view on ties.
     mapped.sort(key=lambda cv: -(cv[0].end - cv[0].start))
@@ -492,6 +499,8 @@ class _DisjointSpans:
 
 def resolve_overlaps(candidates: list[Candidate]) -> list[Candidate]:
     """Keep the most confident of overlapping candidates (a valid card is not also a phone)."""
+    if not candidates:
+        return []
     kept: list[Candidate] = []
     taken = _DisjointSpans()
     for cand in sorted(candidates, key=lambda c: (-c.score, -(c.end - c.start), c.start)):
@@ -545,10 +554,15 @@ class PiiDetector:
         validators = dict(VALIDATORS, phone=_check_phone_factory(default_region))
         self._validators = [validators[r["validator"]] for r in self._rules]
 
-    def find(self, text: str) -> list[Candidate]:
+    def pattern_groups(self) -> tuple[PatternGroup, ...]:
+        """What `SharedScan` compiles for the PII patterns and the name recogniser."""
+        groups = (self._patterns.group, self._names.group if self._names is not None else None)
+        return tuple(g for g in groups if g is not None)
+
+    def find(self, text: str, shared: ScanHits | None = None) -> list[Candidate]:
         """Confirmed PII in one string, overlaps resolved; positions refer to ``text``."""
         out: list[Candidate] = []
-        for index, match in self._patterns.finditer(text):
+        for index, match in self._patterns.finditer(text, shared):
             rule = self._rules[index]
             if rule["entity"] not in self.entities:
                 continue
@@ -564,11 +578,12 @@ class PiiDetector:
         if self._names is not None:
             label = self._names.label
             out.extend(Candidate("PERSON", m.start, m.end, m.score, "pii.person", label, NAME_RULE_DETAILS[m.rule])
-                       for m in self._names.find(text))
+                       for m in self._names.find(text, shared))
         return resolve_overlaps(out)
 
-    def scan(self, prepared: Prepared) -> list[Finding]:
-        return [make_finding(c, v, ThreatKind.PII, self.name) for c, v in scan_views(prepared, self.find)]
+    def scan(self, prepared: Prepared, shared: ScanHits | None = None) -> list[Finding]:
+        found = scan_views(prepared, lambda text: self.find(text, shared))
+        return [make_finding(c, v, ThreatKind.PII, self.name) for c, v in found]
 
 
 def create(settings: Settings) -> PiiDetector:

@@ -26,6 +26,7 @@ try:
 except ImportError:  # pragma: no cover - platforms without hyperscan wheels
     hyperscan = None
 
+from aimds.detect.sharedscan import PatternGroup, ScanHits
 from aimds.errors import RulePackError
 
 MAX_PATTERN_WIDTH = 8192
@@ -67,6 +68,7 @@ class PatternSet:
             self._widths.append(max_width)
             self._after.append(max_width if spec.prefilter else 0)
         self._db = None
+        self.group: PatternGroup | None = None
         self._direct: list[int] = list(range(len(self.specs)))
         self._local = threading.local()
         if use_hyperscan and hyperscan is not None and self.specs:
@@ -94,6 +96,8 @@ class PatternSet:
                 return
             self._db = build(accepted)
         self._direct = [i for i in range(len(self.specs)) if i not in set(accepted)]
+        self.group = PatternGroup("ascii", tuple(_hs_expression(self.specs[i]) for i in accepted), tuple(accepted),
+                                  tuple(_hs_flags(self.specs[i]) for i in accepted))
 
     def _scratch(self):
         scratch = getattr(self._local, "scratch", None)
@@ -102,7 +106,11 @@ class PatternSet:
             self._local.scratch = scratch
         return scratch
 
-    def finditer(self, text: str) -> Iterator[tuple[int, re.Match[str]]]:
+    def finditer(self, text: str, shared: ScanHits | None = None) -> Iterator[tuple[int, re.Match[str]]]:
+        """With ``shared``, the candidate regions come from the check's shared scan."""
+        candidates = self._candidate_windows(text, shared) if self._db is not None else {}
+        if not candidates and not self._direct:
+            return iter(())  # the usual case: no pattern can match anywhere
         found: list[tuple[int, int, int, re.Match[str]]] = []
         seen: set[tuple[int, int, int]] = set()
 
@@ -115,26 +123,26 @@ class PatternSet:
         for index in self._direct:
             for match in self._compiled[index].finditer(text):
                 keep(index, match)
-        if self._db is not None:
-            for index, windows in self._candidate_windows(text).items():
-                pattern = self._compiled[index]
-                for start, end in windows:
-                    for match in pattern.finditer(text, start, end):
-                        keep(index, match)
+        for index, windows in candidates.items():
+            pattern = self._compiled[index]
+            for start, end in windows:
+                for match in pattern.finditer(text, start, end):
+                    keep(index, match)
         found.sort(key=lambda item: (item[0], -item[1], item[2]))
-        for _, _, index, match in found:
-            yield index, match
+        return iter([(index, match) for _, _, index, match in found])
 
-    def _candidate_windows(self, text: str) -> dict[int, list[tuple[int, int]]]:
-        # One character per byte keeps hyperscan's offsets equal to Python's; characters
-        # outside ASCII become '?', which no ASCII-mode pattern needs to match.
-        data = text.encode("ascii", "replace")
+    def _candidate_windows(self, text: str, shared: ScanHits | None = None) -> dict[int, list[tuple[int, int]]]:
         ends: dict[int, list[int]] = {}
+        if shared is not None and shared.covers(self.group):
+            for pattern_id, end in shared.hits(self.group, text):
+                ends.setdefault(pattern_id, []).append(end)
+        else:
+            # One character per byte keeps hyperscan's offsets equal to Python's; characters
+            # outside ASCII become '?', which no ASCII-mode pattern needs to match.
+            def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+                ends.setdefault(pattern_id, []).append(end)
 
-        def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            ends.setdefault(pattern_id, []).append(end)
-
-        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch())
+            self._db.scan(text.encode("ascii", "replace"), match_event_handler=on_match, scratch=self._scratch())
         length = len(text)
         windows: dict[int, list[tuple[int, int]]] = {}
         for index, positions in ends.items():

@@ -40,6 +40,7 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_parse  # type: ignore[no-redef]
 
 from aimds import yamlio
+from aimds.detect.sharedscan import PatternGroup, ScanHits, lowered
 from aimds.errors import RulePackError
 from aimds.types import ThreatKind
 
@@ -227,53 +228,73 @@ class Matcher:
     _compiled: tuple[re.Pattern[str], ...] = field(init=False, default=(), repr=False)
     _anchors: tuple[tuple[str, ...] | None, ...] = field(init=False, default=(), repr=False)
     _local: threading.local = field(init=False, default_factory=threading.local, repr=False)
+    _group: PatternGroup | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._compiled = tuple(re.compile(r.pattern, re.IGNORECASE) for r in self.rules)
         self._anchors = tuple(leading_literals(r.pattern) for r in self.rules)
         if hyperscan is not None and self.rules:
             self._db = _compile_hyperscan(self.rules)
+            self._group = PatternGroup("lowered", tuple(_relaxed(r.pattern) for r in self.rules),
+                                       tuple(range(len(self.rules))), (_hs_flags(),) * len(self.rules))
             self.engine = "hyperscan"
         else:
             self.engine = "re"
 
-    def scan(self, text: str) -> list[Match]:
+    def pattern_groups(self) -> tuple[PatternGroup, ...]:
+        """What `SharedScan` compiles for these rules (nothing without Hyperscan)."""
+        return (self._group,) if self._group is not None else ()
+
+    def scan(self, text: str, shared: ScanHits | None = None) -> list[Match]:
         """Matches as character offsets into ``text``; case-insensitive in every script.
 
         Hyperscan folds only ASCII case, so the text is lower-cased first where that keeps every
-        offset in place (it does for all but a handful of characters such as 'İ').
+        offset in place (it does for all but a handful of characters such as 'İ'). With ``shared``,
+        the hits come from the check's shared scan instead of a scan of this matcher's own.
         """
         if not text or not self.rules:
             return []
         if self._db is None:
             return [Match(rule, m.start(), m.end()) for rule, rx in zip(self.rules, self._compiled)
                     for m in rx.finditer(text)]
-        lowered = text.lower()
-        return self._scan_hyperscan(lowered if len(lowered) == len(text) else text)
+        if shared is not None and shared.covers(self._group):
+            ends = self._replay(shared.hits(self._group, text))
+            return self._confirm(lowered(text), ends) if ends else []
+        target = lowered(text)
+        ends = self._ends_alone(target)
+        return self._confirm(target, ends) if ends else []
 
-    def _scan_hyperscan(self, text: str) -> list[Match]:
+    def _ends_alone(self, text: str) -> dict[int, list[int]]:
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = hyperscan.Scratch(self._db)
         data = text.encode("utf-8", "surrogatepass")
         ends: dict[int, list[int]] = {}
+        keep = _EndKeeper(ends)
 
         def on_match(rule_index: int, start: int, end: int, flags: int, context: Any) -> bool | None:
-            found = ends.setdefault(rule_index, [])
-            if not found or end - found[-1] > MATCH_REGION_CHARS:
-                found.append(end)
-                if len(found) > MAX_REGIONS_PER_RULE:
-                    return True  # stop scanning: enough evidence, bounded work on hostile input
-            return None
+            return keep(rule_index, end)
 
         try:
             self._db.scan(data, match_event_handler=on_match, scratch=scratch)
         except hyperscan.error as exc:
             if "SCAN_TERMINATED" not in str(exc) and "-3" not in str(exc):
                 raise
-        if not ends:
-            return []
-        to_char = _byte_to_char_mapper(text, data)
+        return ends
+
+    @staticmethod
+    def _replay(hits: list[tuple[int, int]]) -> dict[int, list[int]]:
+        """`_ends_alone` from hits found by a shared scan: the same ends, stopping where it stops."""
+        ends: dict[int, list[int]] = {}
+        keep = _EndKeeper(ends)
+        for rule_index, end in hits:
+            if keep(rule_index, end):
+                break
+        return ends
+
+    def _confirm(self, text: str, ends: dict[int, list[int]]) -> list[Match]:
+        """Exact matches near each reported end (byte offsets into ``text``'s UTF-8)."""
+        to_char = _char_offsets(text)
         lowered_ascii = text.isascii()  # then `text` is lower-cased, and so are the anchors
         matches = []
         for index, byte_ends in ends.items():
@@ -287,6 +308,23 @@ class Matcher:
                 if m is not None:
                     matches.append(Match(rule, m.start(), m.end()))
         return matches
+
+
+class _EndKeeper:
+    """Per rule, the ends of matches at least a region apart; says stop after too many regions."""
+
+    __slots__ = ("ends",)
+
+    def __init__(self, ends: dict[int, list[int]]) -> None:
+        self.ends = ends
+
+    def __call__(self, rule_index: int, end: int) -> bool | None:
+        found = self.ends.setdefault(rule_index, [])
+        if not found or end - found[-1] > MATCH_REGION_CHARS:
+            found.append(end)
+            if len(found) > MAX_REGIONS_PER_RULE:
+                return True  # stop scanning: enough evidence, bounded work on hostile input
+        return None
 
 
 def _first_match(
@@ -356,6 +394,13 @@ MATCH_REGION_CHARS = 1024
 MAX_REGIONS_PER_RULE = 16
 
 
+def _char_offsets(text: str):
+    """Byte offsets into ``text``'s UTF-8 -> character offsets."""
+    if text.isascii():
+        return lambda offset: offset
+    return _byte_to_char_mapper(text, text.encode("utf-8", "surrogatepass"))
+
+
 def _byte_to_char_mapper(text: str, data: bytes):
     """Hyperscan reports byte offsets; map them to character offsets in one vectorised pass."""
     if len(data) == len(text):
@@ -383,12 +428,17 @@ def _relaxed(pattern: str) -> bytes:
     return relaxed.encode("utf-8")
 
 
-def _compile_hyperscan(rules: tuple[Rule, ...]) -> Any:
-    from aimds.detect.hscache import compile_database
-
+def _hs_flags() -> int:
     flags = 0
     for name in _FLAGS:
         flags |= getattr(hyperscan, f"HS_FLAG_{name}")
+    return flags
+
+
+def _compile_hyperscan(rules: tuple[Rule, ...]) -> Any:
+    from aimds.detect.hscache import compile_database
+
+    flags = _hs_flags()
     try:
         return compile_database([_relaxed(r.pattern) for r in rules], range(len(rules)), [flags] * len(rules))
     except hyperscan.error as exc:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from aimds.config import Settings
 from aimds.detect.pii import Candidate, Check, compiled_pack, make_finding, resolve_overlaps, scan_views
+from aimds.detect.sharedscan import PatternGroup, ScanHits
 from aimds.text.views import Prepared
 from aimds.types import Finding, ThreatKind
 
@@ -109,9 +110,13 @@ class SecretDetector:
         self._rules, self._patterns = compiled_pack("secrets.yaml")
         self._validators = [VALIDATORS.get(r.get("validator", "")) for r in self._rules]
 
-    def find(self, text: str) -> list[Candidate]:
+    def pattern_groups(self) -> tuple[PatternGroup, ...]:
+        """What `SharedScan` compiles for the secret patterns."""
+        return (self._patterns.group,) if self._patterns.group is not None else ()
+
+    def find(self, text: str, shared: ScanHits | None = None) -> list[Candidate]:
         out: list[Candidate] = []
-        for index, match in self._patterns.finditer(text):
+        for index, match in self._patterns.finditer(text, shared):
             rule = self._rules[index]
             group = "value" if "value" in match.re.groupindex else 0
             start, end = match.span(group)
@@ -126,8 +131,9 @@ class SecretDetector:
             out.append(Candidate("SECRET", start, end, score, rule["id"], rule["label"], detail))
         return resolve_overlaps(out)
 
-    def scan(self, prepared: Prepared) -> list[Finding]:
-        return [make_finding(c, v, ThreatKind.SECRET, self.name) for c, v in scan_views(prepared, self.find)]
+    def scan(self, prepared: Prepared, shared: ScanHits | None = None) -> list[Finding]:
+        found = scan_views(prepared, lambda text: self.find(text, shared))
+        return [make_finding(c, v, ThreatKind.SECRET, self.name) for c, v in found]
 
 
 def create(settings: Settings) -> SecretDetector:

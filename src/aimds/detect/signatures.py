@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aimds.config import Settings
 from aimds.detect.rulepack import Matcher, RulePack, load_packs
+from aimds.detect.sharedscan import PatternGroup, ScanHits
 from aimds.text.views import Prepared, View
 from aimds.types import Finding
 
@@ -22,10 +23,13 @@ class SignatureDetector:
         self.kinds = frozenset(r.kind for r in rules)
         self.matcher = Matcher(rules)
 
-    def scan(self, prepared: Prepared) -> list[Finding]:
+    def pattern_groups(self) -> tuple[PatternGroup, ...]:
+        return self.matcher.pattern_groups()
+
+    def scan(self, prepared: Prepared, shared: ScanHits | None = None) -> list[Finding]:
         best: dict[tuple[str, int, int], Finding] = {}
         for view in prepared.views:
-            for match in self.matcher.scan(view.text):
+            for match in self.matcher.scan(view.text, shared):
                 span = view.to_original(match.start, match.end)
                 key = (match.rule.id, span.start, span.end)
                 if key in best:

@@ -32,6 +32,7 @@ from aimds.errors import AimdsError, InputTooLarge, InvalidInput
 from aimds.server.admission import GroupAdmission
 from aimds.server.batcher import CheckBatcher
 from aimds.server.commit import committer_for
+from aimds.server.deadlines import Deadlines
 from aimds.server.errors import ApiError
 from aimds.server.http import Handler, request_id_of, within
 from aimds.server.logs import request_id
@@ -64,6 +65,7 @@ class Service:
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="aimds-io")
         self.admission = GroupAdmission(self._admit_many, self._pool if self.remote_store else None)
         self.batcher = CheckBatcher(guard)
+        self.deadlines = Deadlines(settings.request_timeout_s)
         # Anonymizing redaction reads and writes the vault in the store while checking.
         self.blocking_checks = self.remote_store and getattr(guard.settings, "redact_mode", "") == "anonymize"
         self._store_down_logged = False
@@ -165,7 +167,7 @@ class Service:
         if not self.remote_store:  # admitted on this loop at the end of the pass: nothing to time out
             return await self.admission.admit(header, client)
         try:
-            return await within(self.admission.admit(header, client), self.settings.request_timeout_s)
+            return await self.deadlines.bound(self.admission.admit(header, client))
         except asyncio.TimeoutError:
             exc = StoreUnavailable("authentication and rate limits did not answer in time")
             self.store_failed("admission", exc)
@@ -366,7 +368,7 @@ class Service:
 
     async def commit(self, entries: list[dict[str, Any]], keep: Keep | None, count: int) -> dict[str, str]:
         try:
-            await within(self.committer.submit(entries, keep), self.settings.request_timeout_s)
+            await self.deadlines.bound(self.committer.submit(entries, keep))
         except (StoreUnavailable, asyncio.TimeoutError, OSError) as exc:
             self.metrics.audit_failures.inc(count)
             self.store_failed("audit", exc)

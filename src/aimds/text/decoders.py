@@ -76,6 +76,8 @@ def find_payloads(text: str, budget: Budget, gates: frozenset[str] | None = None
     ``gates`` (from `aimds.text.gates`, for ``text``) lets it skip decoders that cannot match.
     """
     found: list[Payload] = []
+    if gates is not None and gates.isdisjoint(GATE_PATTERNS):  # every scan is gated: none can find anything
+        return found
     for scan in _SCANS:
         for payload in scan(text, budget, gates):
             kept = budget.take(payload.text)
@@ -140,6 +142,7 @@ def _hex(text: str, budget: Budget, gates: frozenset[str] | None) -> Iterator[Pa
 @dataclass(frozen=True, slots=True)
 class _EscapeFamily:
     encoding: str
+    lead: str  # the character every escape starts with
     run: re.Pattern[str]
     one: re.Pattern[str]
     decode_one: Callable[[re.Match[str]], str]
@@ -170,15 +173,19 @@ _UNICODE_ONE = re.compile(r"\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}|\\u\{[0-9A-Fa-f]
 _HTML_ONE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _URL_ONE = re.compile(r"%[0-9A-Fa-f]{2}")
 
+
+def _run_of(one: re.Pattern[str]) -> re.Pattern[str]:
+    """One or more escapes in a row, written ``X(?:X)*`` rather than ``(?:X)+``: the same matches, but
+    the engine sees the literal each escape starts with and skips to it at C speed (60x faster)."""
+    return re.compile(f"(?:{one.pattern})(?:{one.pattern})*")
+
+
 _FAMILIES = (
     _EscapeFamily(
-        "url", re.compile(f"(?:{_URL_ONE.pattern})+"), _URL_ONE, _url_one,
-        lambda s: urllib.parse.unquote(s, errors="replace"),
+        "url", "%", _run_of(_URL_ONE), _URL_ONE, _url_one, lambda s: urllib.parse.unquote(s, errors="replace"),
     ),
-    _EscapeFamily("html", re.compile(f"(?:{_HTML_ONE.pattern})+"), _HTML_ONE, _html_one, html.unescape),
-    _EscapeFamily(
-        "unicode_escape", re.compile(f"(?:{_UNICODE_ONE.pattern})+"), _UNICODE_ONE, _unicode_one, _unicode_all
-    ),
+    _EscapeFamily("html", "&", _run_of(_HTML_ONE), _HTML_ONE, _html_one, html.unescape),
+    _EscapeFamily("unicode_escape", "\\", _run_of(_UNICODE_ONE), _UNICODE_ONE, _unicode_one, _unicode_all),
 )
 _ESCAPE_HINT = re.compile(r"[%&\\](?:(?<=%)[0-9A-Fa-f]{2}|(?<=&)#?[A-Za-z0-9]{1,32};|(?<=\\)[uU][0-9A-Fa-f{])")
 
@@ -188,10 +195,14 @@ def _escapes(text: str, budget: Budget, gates: frozenset[str] | None) -> Iterato
         return
     for family in _FAMILIES:
         for start, end in _regions(text, family.run):
-            region = text[start:end]
-            escapes = list(islice(family.one.finditer(region), _MAX_ESCAPES_COUNTED))
+            if text.count(family.lead, start, end) < 2:  # a lone escape ("&copy;"), found at C speed
+                continue
+            # widening adds no escape (its characters exclude "%&\\"), so count before it
+            escapes = list(islice(family.one.finditer(text, start, end), _MAX_ESCAPES_COUNTED))
             if len(escapes) < 2:
                 continue
+            start, end = _widen(text, start, end)
+            region = text[start:end]
             decoded = family.decode_all(region[: budget.chars * 12])
             if not decoded.strip() or decoded == region:
                 continue
@@ -204,20 +215,21 @@ def _is_ascii_alnum(s: str) -> bool:
 
 
 def _regions(text: str, run: re.Pattern[str]) -> Iterator[tuple[int, int]]:
-    """Runs of escapes merged across short gaps on one line, widened to the word around them."""
+    """Runs of escapes merged across short gaps on one line."""
     start = end = -1
     for match in run.finditer(text):
         if start >= 0 and match.start() - end <= _MAX_GAP and "\n" not in text[end : match.start()]:
             end = match.end()
             continue
         if start >= 0:
-            yield _widen(text, start, end)
+            yield start, end
         start, end = match.span()
     if start >= 0:
-        yield _widen(text, start, end)
+        yield start, end
 
 
 def _widen(text: str, start: int, end: int) -> tuple[int, int]:
+    """A region widened to the word around it (a payload's first or last letters may be plain)."""
     before = _EDGE_BEFORE.search(text, max(0, start - 32), start)
     after = _EDGE_AFTER.match(text, end, end + 32)
     return (before.start() if before else start, after.end() if after else end)

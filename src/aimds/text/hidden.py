@@ -38,10 +38,21 @@ _HIDING = re.compile(
     re.IGNORECASE,
 )
 _TAGS = re.compile(r"<[^<>]{0,2000}>")
+_TAG_SPLIT = re.compile(f"({_TAGS.pattern})")  # split on it: text, tag, text, tag, ..., text
+# Every match of `_HIDING` holds one of these words (under re.IGNORECASE, which also matches
+# "İ", "ı" and "ſ" to ASCII letters): a text without any has no hidden element to look for.
+_HIDING_WORDS = ("display", "visibility", "font-size", "opacity", "color", "hidden")
+_HIDING_BYTES = tuple(word.encode("ascii") for word in _HIDING_WORDS)
+_FOLDS_TO_ASCII_LETTER = "\u0130\u0131\u017f"
+#: per regex `hidden_passages` may skip, one that matches wherever it does, for a Hyperscan pass (see `gates`)
+GATE_PATTERNS = {"hiding": re.compile("|".join(_HIDING_WORDS), re.IGNORECASE)}
 
 
-def hidden_passages(text: str) -> list[tuple[Span, str]]:
-    """Spans of hidden passages in ``text`` and their readable text (tags stripped), in order."""
+def hidden_passages(text: str, gates: frozenset[str] | None = None) -> list[tuple[Span, str]]:
+    """Spans of hidden passages in ``text`` and their readable text (tags stripped), in order.
+
+    ``gates`` (from `aimds.text.gates`, for ``text``) lets it skip looking for hidden elements.
+    """
     if "<" not in text:
         return []
     found: list[tuple[int, int]] = []
@@ -52,7 +63,8 @@ def hidden_passages(text: str) -> list[tuple[Span, str]]:
             end = len(text)
         found.append((at + 4, min(end, at + 4 + MAX_PASSAGE_CHARS)))
         at = text.find("<!--", end + 3)
-    for match in _OPEN_TAG.finditer(text):
+    may_hide = _may_hide(text) if gates is None else "hiding" in gates
+    for match in _OPEN_TAG.finditer(text) if may_hide else ():
         if len(found) >= 2 * MAX_PASSAGES:
             break
         if not _HIDING.search(match.group(2)):
@@ -68,6 +80,15 @@ def hidden_passages(text: str) -> list[tuple[Span, str]]:
     return passages
 
 
+def _may_hide(text: str) -> bool:
+    """False only when no opening tag can match `_HIDING`: most pages hide nothing, and testing
+    each of their tags costs more than the rest of this module."""
+    lowered = text.encode("ascii", "ignore").lower()  # the words are ASCII; lower() is slow on other text
+    if any(word in lowered for word in _HIDING_BYTES):
+        return True
+    return not text.isascii() and any(c in text for c in _FOLDS_TO_ASCII_LETTER)
+
+
 def without_markup(view: View) -> View | None:
     """``view`` with every tag and comment replaced by one space, mapped back to the original; None
     when it holds no markup.
@@ -79,13 +100,13 @@ def without_markup(view: View) -> View | None:
     text = view.text
     if "<" not in text:
         return None
-    bounds = np.array([m.span() for m in _TAGS.finditer(text)], dtype=np.int64).reshape(-1, 2)
-    if not len(bounds):
+    parts = _TAG_SPLIT.split(text)
+    if len(parts) == 1:
         return None
-    starts, ends = bounds[:, 0], bounds[:, 1]
-    # each tag becomes one space: at view position `at`, mapped to its '<'; the text after it resumes
-    # at `at + 1`, mapped to the tag's end
-    at = starts - np.concatenate(([0], np.cumsum(ends - starts - 1)[:-1]))
-    anchors = offsets.pack(np.stack([at, at + 1], axis=1).ravel(), np.stack([starts, ends], axis=1).ravel())
-    out = _TAGS.sub(" ", text)
-    return View(TEXT_VIEW, out, offsets.compose(anchors, view.anchors))
+    # Each tag becomes one space, which the run before it maps to the tag's '<'; the text after it
+    # starts a run at (its view offset, the tag's end): one anchor per tag, each with a new shift.
+    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    ends = np.cumsum(lengths)[1::2]
+    resumes = np.cumsum(lengths[0::2])[:-1] + np.arange(1, len(ends) + 1)
+    anchors = ((0, 0), *zip(resumes.tolist(), ends.tolist()))
+    return View(TEXT_VIEW, " ".join(parts[0::2]), offsets.compose(anchors, view.anchors))

@@ -58,6 +58,7 @@ _GATES = Gates(
         **unicode_fold.GATE_PATTERNS,
         **tricks.GATE_PATTERNS,
         **decoders.GATE_PATTERNS,
+        **hidden.GATE_PATTERNS,
         "rot13": re.compile("|".join(_ROT13_GATE), re.IGNORECASE),
     }
 )
@@ -74,11 +75,11 @@ def prepare(text: str, role: Role | str, settings: Settings) -> Prepared:
     except ValueError:
         raise InvalidInput(f"unknown role {role!r}; expected one of {[r.value for r in Role]}") from None
 
-    gates = _GATES.fired(text)
+    gates = _GATES.fired(text) if text.isascii() else None  # the fold reads them only for ASCII text
     uf = unicode_fold.fold(text, gates)
     normalized = uf.normalized
-    if normalized.text is not text:  # the gates were worked out for the raw text
-        gates = None
+    if gates is None or normalized.text is not text:  # the rest reads the normalized text
+        gates = _GATES.fired(normalized.text)
     views: list[View] = [normalized]
     findings: list[Finding] = list(uf.findings)
     if uf.unicode is not None:
@@ -94,7 +95,7 @@ def prepare(text: str, role: Role | str, settings: Settings) -> Prepared:
     markup_free = hidden.without_markup(normalized)
     if markup_free is not None:
         views.append(markup_free)
-    for span, passage in hidden.hidden_passages(normalized.text):
+    for span, passage in hidden.hidden_passages(normalized.text, gates):
         origin = normalized.to_original(span.start, span.end)
         views.append(View(hidden.VIEW, passage, origin=origin))
         findings.append(Finding(

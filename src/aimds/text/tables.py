@@ -62,19 +62,21 @@ _RANGES: tuple[tuple[InvisibleClass, tuple[tuple[int, int], ...]], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class CharMap:
-    """A translate table as arrays, to translate text made mostly of listed characters in numpy:
-    sorted keys, the one character each becomes (``one`` False where it becomes none or several)."""
+    """A translate table as arrays aligned with `FoldTables.keys` (one lookup of a text's changed
+    characters serves all three tables), to translate text made mostly of listed characters in
+    numpy: whether the table lists each key, and the one character it becomes (``one`` False where
+    it becomes none or several, or is not listed)."""
 
-    keys: np.ndarray
+    listed: np.ndarray
     values: np.ndarray
     one: np.ndarray
 
     @classmethod
-    def of(cls, table: dict[int, str]) -> "CharMap":
-        keys = sorted(table)
-        values = [ord(table[k]) if len(table[k]) == 1 else 0 for k in keys]
-        return cls(np.array(keys, dtype=np.uint32), np.array(values, dtype=np.uint32),
-                   np.array([len(table[k]) == 1 for k in keys], dtype=bool))
+    def of(cls, table: dict[int, str], keys: list[int]) -> "CharMap":
+        out = [table.get(k) for k in keys]
+        return cls(np.array([o is not None for o in out], dtype=bool),
+                   np.array([ord(o) if o is not None and len(o) == 1 else 0 for o in out], dtype=np.uint32),
+                   np.array([o is not None and len(o) == 1 for o in out], dtype=bool))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,8 @@ class FoldTables:
     unicode_version: str
     #: per code point up to U+10FFFF: does any table change it (1.1 MB, for finding what to translate)
     changed: np.ndarray
+    #: the code points some table lists, sorted (those of ``nfkc``, which lists all)
+    keys: np.ndarray
     fold_map: CharMap
     nfkc_map: CharMap
     codes_map: CharMap
@@ -122,8 +126,9 @@ def fold_tables() -> FoldTables:
     codes.update((cp, LOOKALIKE) for cp in confusables.tolist())
     changed = np.zeros(0x110000, dtype=bool)
     changed[list(nfkc)] = True  # `nfkc` holds every key of `fold`, and so of `codes`
-    return FoldTables(fold, nfkc, codes, confusables, raw["unicode_version"], changed,
-                      CharMap.of(fold), CharMap.of(nfkc), CharMap.of(codes))
+    keys = sorted(nfkc)
+    return FoldTables(fold, nfkc, codes, confusables, raw["unicode_version"], changed, np.array(keys, dtype=np.uint32),
+                      CharMap.of(fold, keys), CharMap.of(nfkc, keys), CharMap.of(codes, keys))
 
 
 def _is_diacritic(cp: int) -> bool:

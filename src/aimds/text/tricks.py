@@ -13,16 +13,18 @@ that read real prose, numbers, URLs or PII. The view exists only when it differs
   characters ("\\I\\ \\h\\a\\v\\e", "i-g-n-o-r-e- -a-l-l"), is dropped: this hides whole sentences, not
   just words, from both keyword matching and the learned models' n-grams.
 All regexes are linear: character classes under single quantifiers, the separator pinned by a
-backreference, and each token start fixed by a lookbehind. Leet tokens are found from hints (a leet
-character next to a letter), so ordinary prose costs one C-speed scan.
+backreference, and each token start fixed by a lookbehind. Leet tokens and separators inside words
+are found in a copy of the text with one byte per character class, by scans that start with a
+literal, so ordinary prose costs a translation and a memchr rather than a `re` character-class scan.
 """
 
 from __future__ import annotations
 
 import re
+import string
 
 from aimds.text import offsets
-from aimds.text.gates import Gates, may_match
+from aimds.text.gates import may_match
 from aimds.text.views import View
 
 _LEET_CHARS = "013457@$"
@@ -30,16 +32,29 @@ _TOKEN_CHAR = r"[A-Za-z0-9@$]"
 _LEET_CLASS = f"[{re.escape(_LEET_CHARS)}]"
 _MAX_LEET_TOKEN = 32
 _TOKENS_ONE_BY_ONE = 8
-_LEET_TOKEN = re.compile(
-    rf"(?<!{_TOKEN_CHAR})(?={_LEET_CLASS}*[A-Za-z])(?=[A-Za-z]*{_LEET_CLASS})"
-    rf"[A-Za-z{re.escape(_LEET_CHARS)}]{{2,{_MAX_LEET_TOKEN}}}(?!{_TOKEN_CHAR})"
+# A leet token with the character before it, which is what starts a token: the pattern starts with
+# a character class, so the engine skips the letters of ordinary words at C speed.
+_SEPARATOR_LEET_TOKEN = re.compile(
+    rf"([^A-Za-z0-9@$])(?={_LEET_CLASS}*[A-Za-z])(?=[A-Za-z]*{_LEET_CLASS})"
+    rf"([A-Za-z{re.escape(_LEET_CHARS)}]{{2,{_MAX_LEET_TOKEN}}})(?!{_TOKEN_CHAR})"
 )
-_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@$")
-_TOKEN_REST = re.compile(f"{_TOKEN_CHAR}*")
-_LEET_WORD = re.compile(rf"[A-Za-z{re.escape(_LEET_CHARS)}]{{2,{_MAX_LEET_TOKEN}}}")
-# A leet token holds a leet character next to a letter; this pattern starts with a character class,
-# so the regex engine skips ahead at C speed and only tokens around a hit are looked at.
-_LEET_HINT = re.compile(rf"{_LEET_CLASS}(?:(?<=[A-Za-z].)|(?=[A-Za-z]))")
+_CHARS_PER_TOKEN = 64  # looking at one token costs about what the regex costs on 30-60 characters
+
+
+def _byte_classes(classes: dict[str, str]) -> bytes:
+    """A bytes.translate table giving each listed ASCII character its class letter, any other " "."""
+    table = bytearray(b" " * 256)
+    for cls, chars in classes.items():
+        for c in chars:
+            table[ord(c)] = ord(cls)
+    return bytes(table)
+
+
+# What a character is to a leet token: a letter, a leet character, another digit, or none of them
+# (nor is the "?" that stands for any non-ASCII character).
+_CLASSES = _byte_classes({"a": string.ascii_letters, "1": _LEET_CHARS, "d": "2689"})
+_LEET_NEXT_TO_LETTER = re.compile(rb"1(?:(?<=a1)|(?=a))")  # in `_CLASSES` bytes
+_INNER_SEP_CLASSES = _byte_classes({"a": string.ascii_letters, "s": "-._*|~^+"})
 _LEET = str.maketrans({"1": "i", "3": "e", "0": "o", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _LETTER = r"[^\W\d_]"
 _SPACED = re.compile(
@@ -53,21 +68,28 @@ _INTERLEAVED = re.compile(r"(?P<sep>[^\w\s])(?:[^\n](?P=sep)){6,}")
 # The hints without lookarounds (which Hyperscan would drop, firing on every leet character or
 # separator): the same texts match.
 _LEET_GATE = re.compile(rf"[A-Za-z]{_LEET_CLASS}|{_LEET_CLASS}[A-Za-z]")
-_INNER_SEP_GATE = re.compile(rf"{_LETTER}[-._*|~^+]{_LETTER}")
+# Folding leet turns leet characters into letters (and nothing else changes), so with a leet
+# character allowed wherever a letter is, the separator gates fire on the text before folding
+# wherever their regexes match the folded text: one Hyperscan pass gates both texts. `_INTERLEAVED`
+# needs no such form: folding only takes symbols away from it.
+_LETTER_OR_LEET = rf"(?:{_LETTER}|{_LEET_CLASS})"
+_SPACED_GATE = re.compile(
+    rf"(?P<sep>[ ._*|~+/:-]){_LETTER_OR_LEET}(?P=sep){_LETTER_OR_LEET}(?P=sep){_LETTER_OR_LEET}"
+)
+_INNER_SEP_GATE = re.compile(rf"{_LETTER_OR_LEET}[-._*|~^+]{_LETTER_OR_LEET}")
 #: per regex `fold_tricks` may skip, one that matches wherever it does, for a Hyperscan pass (see `gates`)
-GATE_PATTERNS = {"leet": _LEET_GATE, "spaced": _SPACED_HINT, "inner_separator": _INNER_SEP_GATE,
+GATE_PATTERNS = {"leet": _LEET_GATE, "spaced": _SPACED_GATE, "inner_separator": _INNER_SEP_GATE,
                  "interleaved": _INTERLEAVED}
-# Folding leet makes letters, so the separator patterns are gated again on the text it gives.
-_SEPARATOR_GATES = Gates({"spaced": _SPACED_HINT, "inner_separator": _INNER_SEP_GATE, "interleaved": _INTERLEAVED})
 
 
 def fold_tricks(base: View, gates: frozenset[str] | None = None) -> View | None:
     """The folded view of ``base`` (normally the ``normalized`` view), or None when nothing changed.
 
-    ``gates`` (from `aimds.text.gates`, for ``base.text``) lets it skip regexes that cannot match.
+    ``gates`` (from `aimds.text.gates`, for ``base.text``, and so for its leet folded) lets it skip
+    regexes that cannot match.
     """
     text = _unleet_tokens(base.text) if may_match(gates, "leet") else base.text
-    deletions = _separators(text, gates if text is base.text else _SEPARATOR_GATES.fired(text))
+    deletions = _separators(text, gates)
     if not deletions:
         if text == base.text:
             return None
@@ -78,30 +100,32 @@ def fold_tricks(base: View, gates: frozenset[str] | None = None) -> View | None:
 
 def _unleet_tokens(text: str) -> str:
     """Fold every leet token: a whole run of token characters, 2 to 32 long, made only of letters
-    and leet characters, with at least one of each (which the hint guarantees).
+    and leet characters, with at least one of each.
 
-    Ordinary text has a few hints at most ("30am"), so tokens are looked at one by one around
-    them; text dense with them is handed to one regex substitution over the rest.
+    Such a token holds a leet character next to a letter, so tokens are looked at one by one from
+    those: in a copy of the text with one byte per character saying what it is (`_CLASSES`), where
+    the regex for them starts with a literal (any `re` scan starting with a character class costs
+    ~6 ns a character) and bytes.find/rfind find each token's ends. Past a budget of tokens (text
+    dense with them), one regex substitution does the rest.
     """
+    classes = text.encode("ascii", "replace").translate(_CLASSES)  # one byte per character
+    budget = _TOKENS_ONE_BY_ONE + len(text) // _CHARS_PER_TOKEN
     out: list[str] = []
-    done = scanned = 0  # text before `done` is in `out`; tokens before `scanned` are looked at
-    looked_at = 0
-    for hint in _LEET_HINT.finditer(text):
+    done = end = 0  # text before `done` is in `out`; tokens before `end` are looked at
+    hint = _LEET_NEXT_TO_LETTER.search(classes)
+    while hint is not None:
         at = hint.start()
-        if at < scanned:
-            continue
-        if looked_at == _TOKENS_ONE_BY_ONE:  # `scanned` ends a token: no token straddles it
-            out += (text[done:scanned], _LEET_TOKEN.sub(lambda m: _fold_leet(m.group()), text[scanned:]))
+        if budget == 0:  # `end` ends a token, so a separator (or nothing) is next
+            out += (text[done:end], _SEPARATOR_LEET_TOKEN.sub(_fold_separated, text[end:]))
             return "".join(out)
-        looked_at += 1
-        start = at
-        while start > 0 and text[start - 1] in _TOKEN_CHARS and at - start < _MAX_LEET_TOKEN:
-            start -= 1
-        scanned = _TOKEN_REST.match(text, at).end()
-        longer = start > 0 and text[start - 1] in _TOKEN_CHARS
-        if not longer and _LEET_WORD.fullmatch(text, start, scanned):
-            out += (text[done:start], _fold_leet(text[start:scanned]))
-            done = scanned
+        budget -= 1
+        start = classes.rfind(b" ", 0, at) + 1
+        end = classes.find(b" ", at)
+        end = len(text) if end < 0 else end
+        if end - start <= _MAX_LEET_TOKEN and b"d" not in classes[start:end]:
+            out += (text[done:start], _fold_leet(text[start:end]))
+            done = end
+        hint = _LEET_NEXT_TO_LETTER.search(classes, end)  # the token's other hints are skipped at C speed
     if not out:
         return text
     out.append(text[done:])
@@ -112,6 +136,10 @@ def _fold_leet(token: str) -> str:
     return token.replace("11", "ll").translate(_LEET)
 
 
+def _fold_separated(match: re.Match[str]) -> str:
+    return match.group(1) + _fold_leet(match.group(2))
+
+
 def _separators(text: str, gates: frozenset[str] | None) -> list[int]:
     """Sorted positions of separator characters that split a word."""
     found: set[int] = set()
@@ -120,8 +148,23 @@ def _separators(text: str, gates: frozenset[str] | None) -> list[int]:
         for match in _SPACED.finditer(text, max(0, hint.start() - 1)):
             found.update(range(match.start() + 1, match.end(), 2))
     if may_match(gates, "inner_separator"):
-        found.update(m.start() for m in _INNER_SEP.finditer(text))
+        found.update(_inner_separators(text))
     if may_match(gates, "interleaved"):
         for match in _INTERLEAVED.finditer(text):
             found.update(range(match.start(), match.end(), 2))
     return sorted(found)
+
+
+def _inner_separators(text: str) -> list[int]:
+    """Positions `_INNER_SEP` matches. In ASCII text, where its letters are [A-Za-z], they are found
+    with bytes.find in a copy that says "a" for a letter and "s" for a separator: `re` would test
+    each character against the separators' class (~6 ns a character)."""
+    if not text.isascii():
+        return [m.start() for m in _INNER_SEP.finditer(text)]
+    classes = text.encode("ascii").translate(_INNER_SEP_CLASSES)
+    found = []
+    at = classes.find(b"asa")
+    while at >= 0:
+        found.append(at + 1)
+        at = classes.find(b"asa", at + 2)
+    return found

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -38,7 +37,7 @@ _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 GATE_PATTERNS = {"control": _ASCII_CONTROL}
 _MAX_RUNS = 64  # past this many runs of characters to change, translating the whole text is cheaper
 _IRREGULAR = re.compile("[" + re.escape(tables.IRREGULAR_CHARS) + "]")
-_INVISIBLE = re.compile("[" + re.escape("".join(c.marker for c in tables.INVISIBLE_CLASSES)) + "]")
+_INVISIBLE_MARKERS = "".join(c.marker for c in tables.INVISIBLE_CLASSES)
 _VS_CODES = tables.VARIATION_SELECTOR.marker * 4
 _LOOKALIKE_IN_WORD = re.compile(tables.LOOKALIKE + "(?:(?<=[A-Za-z].)|(?=[A-Za-z]))")
 _RTL_LETTER = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
@@ -78,13 +77,14 @@ def fold(text: str, gates: frozenset[str] | None = None) -> UnicodeFold:
     t = tables.fold_tables()
     changes = _changes(text, t)
     codes, folded = _translate(text, changes, t.codes, t.codes_map), _translate(text, changes, t.fold, t.fold_map)
-    anchors = _anchors(text, codes, t.fold) if _IRREGULAR.search(codes) else offsets.IDENTITY
-    lookalikes = tables.LOOKALIKE in codes
+    markers = _markers(changes, t.codes_map)
+    anchors = _anchors(text, codes, t.fold) if not markers.isdisjoint(tables.IRREGULAR_CHARS) else offsets.IDENTITY
+    lookalikes = tables.LOOKALIKE in markers
     # translating with a dict costs ~50 ns a character: the unicode view only when it is kept
     unicode_view = View("unicode", _translate(text, changes, t.nfkc, t.nfkc_map), anchors) if lookalikes else None
     payloads = _hidden_payloads(text) if (tables.TAG.marker in codes or _VS_CODES in codes) else ()
     findings = [
-        _invisible_finding(text, codes, payloads) if _INVISIBLE.search(codes) else None,
+        _invisible_finding(text, codes, payloads) if not markers.isdisjoint(_INVISIBLE_MARKERS) else None,
         _homoglyph_finding(codes) if lookalikes else None,
         _zalgo(codes) if tables.MARK.marker in codes else None,
     ]
@@ -95,22 +95,44 @@ def fold(text: str, gates: frozenset[str] | None = None) -> UnicodeFold:
 @dataclass(frozen=True, slots=True)
 class _Changes:
     """Where the fold tables apply in a text: its code points, the positions of those some table
-    changes, and their runs (None when there are too many to translate one by one)."""
+    changes, and their runs (None when there are too many to translate one by one); and, for the
+    numpy paths, where each changed character sits in `FoldTables.keys` (looked up once)."""
 
     points: np.ndarray
     at: np.ndarray
     runs: list[tuple[int, int]] | None
+    index: np.ndarray
 
 
 def _changes(text: str, t: tables.FoldTables) -> _Changes:
     points = offsets.codepoints(text)
-    at = np.flatnonzero(t.changed[points])
-    breaks = np.flatnonzero(np.diff(at) != 1) + 1
-    if len(breaks) >= _MAX_RUNS:
-        return _Changes(points, at, None)
-    starts = at[np.concatenate(([0], breaks))].tolist() if len(at) else []
-    ends = (at[np.concatenate((breaks - 1, [len(at) - 1]))] + 1).tolist() if len(at) else []
-    return _Changes(points, at, list(zip(starts, ends)))
+    # no table lists printable ASCII: look only the other characters up (below 0x20 wraps around)
+    maybe = np.flatnonzero((points - 0x20) > 0x5E)
+    at = maybe[t.changed[points[maybe]]]
+    index = np.searchsorted(t.keys, points[at])  # exact: every changed character is a key
+    if len(at) > _MAX_RUNS * 4:  # numpy's fixed cost pays off
+        breaks = np.flatnonzero(np.diff(at) != 1) + 1
+        if len(breaks) >= _MAX_RUNS:
+            return _Changes(points, at, None, index)
+        starts = at[np.concatenate(([0], breaks))].tolist()
+        ends = (at[np.concatenate((breaks - 1, [len(at) - 1]))] + 1).tolist()
+        return _Changes(points, at, list(zip(starts, ends)), index)
+    runs: list[tuple[int, int]] = []
+    for pos in at.tolist():
+        if runs and runs[-1][1] == pos:
+            runs[-1] = (runs[-1][0], pos + 1)
+        else:
+            runs.append((pos, pos + 1))
+    return _Changes(points, at, runs if len(runs) <= _MAX_RUNS else None, index)
+
+
+def _markers(changes: _Changes, codes_map: tables.CharMap) -> frozenset[str]:
+    """The markers in the coded text, from its changed characters alone: any `re` scan of the whole
+    coded text costs ~6 ns a character, and no unchanged character is a marker (every C0 control
+    is in the tables). Every ``codes`` entry is one marker, below U+0011."""
+    index = changes.index
+    coded = codes_map.values[index[codes_map.listed[index]]]
+    return frozenset(map(chr, np.flatnonzero(np.bincount(coded, minlength=1)).tolist()))
 
 
 def _translate(text: str, changes: _Changes, table: dict[int, str], char_map: tables.CharMap) -> str:
@@ -134,10 +156,8 @@ def _translate(text: str, changes: _Changes, table: dict[int, str], char_map: ta
 
 def _translate_points(changes: _Changes, char_map: tables.CharMap) -> str | None:
     """The translation when every listed character of the text becomes exactly one; else None."""
-    points = changes.points[changes.at]
-    index = np.minimum(np.searchsorted(char_map.keys, points), len(char_map.keys) - 1)
-    listed = char_map.keys[index] == points
-    index = index[listed]
+    listed = char_map.listed[changes.index]
+    index = changes.index[listed]
     if not char_map.one[index].all():
         return None
     out = changes.points.copy()
@@ -165,12 +185,15 @@ def _anchors(text: str, codes: str, table: dict[int, str]) -> offsets.Anchors:
 
 def _effective_counts(text: str, codes: str) -> dict[InvisibleClass, int]:
     """How many characters of each class are hidden, benign uses left out."""
-    present = Counter(_INVISIBLE.findall(codes))
-    counts = {cls: present[cls.marker] for cls in tables.INVISIBLE_CLASSES}
+    # str.count and `in` find a marker at memchr speed; the regexes below start with a lookbehind
+    # and would be tried at every position
+    counts = {cls: codes.count(cls.marker) for cls in tables.INVISIBLE_CLASSES}
     if text.startswith("\ufeff"):
         counts[tables.ZERO_WIDTH] -= 1
     counts[tables.VARIATION_SELECTOR] = _chars_in_runs(codes, tables.VARIATION_SELECTOR.marker)
-    joiners_in_words = sum(m.end() - m.start() for m in _MARK_IN_ASCII_WORD.finditer(codes, 0) if "\x02" in m.group())
+    joiners_in_words = 0
+    if tables.JOINER.marker in codes:
+        joiners_in_words = sum(m.end() - m.start() for m in _MARK_IN_ASCII_WORD.finditer(codes, 0) if "\x02" in m.group())
     counts[tables.JOINER] = max(_chars_in_runs(codes, tables.JOINER.marker), joiners_in_words)
     if counts[tables.DIRECTION_MARK] and _RTL_LETTER.search(text):
         counts[tables.DIRECTION_MARK] = 0
@@ -190,16 +213,17 @@ def _invisible_finding(text: str, codes: str, payloads: tuple[HiddenPayload, ...
     counts = _effective_counts(text, codes)
     if not counts:
         return None
-    rtl = bool(_RTL_LETTER.search(text))
     scores = []
     for cls in counts:
         score = cls.base_score
-        if cls is tables.BIDI_CONTROL and rtl:
+        if cls is tables.BIDI_CONTROL and _RTL_LETTER.search(text):
             score = 0.6
         if cls is tables.VARIATION_SELECTOR and _VS_RUN.search(text):
             score = 0.9
         scores.append(score)
-    if _ZW_IN_WORD.search(codes) or _MARK_IN_ASCII_WORD.search(codes):
+    zero_width = tables.ZERO_WIDTH.marker in codes and _ZW_IN_WORD.search(codes)
+    marks = tables.JOINER.marker in codes or tables.DIRECTION_MARK.marker in codes
+    if zero_width or (marks and _MARK_IN_ASCII_WORD.search(codes)):
         scores.append(0.9)
     total = sum(counts.values())
     score = min(1.0, max(scores) + min(0.15, 0.03 * math.log2(total)))

@@ -84,12 +84,22 @@ class Prepared:
         of words; lightly folded text ("1st" -> "ist", "well-known" -> "wellknown") reads better as
         it is, so it is left to the keyword detectors.
         """
-        folded = self.view("folded")
+        folded = markup_free = None
+        hidden: list[View] = []
+        decoded: list[View] = []
+        for v in self.views:  # one pass: this runs for every input the models score
+            if v.depth > 0:
+                decoded.append(v)
+            if v.name == "hidden:html":
+                hidden.append(v)
+            elif v.name == "folded" and folded is None:
+                folded = v
+            elif v.name == "text" and markup_free is None:
+                markup_free = v
         heavy = folded is not None and len(folded.text) * 4 <= len(self.normalized.text) * 3
-        base = self.view("text") or self.normalized
+        base = self.normalized if markup_free is None else markup_free
         chosen = (base, folded) if heavy else (base,)
-        hidden = tuple(v for v in self.views if v.name == "hidden:html")
-        return tuple(v for v in (*chosen, *hidden, *self.decoded) if v.text.strip())
+        return tuple(v for v in (*chosen, *hidden, *decoded) if v.text.strip())
 
     def view(self, name: str) -> View | None:
         """The first view called ``name`` ("normalized", "unicode", "folded", "decoded:base64"...)."""
