@@ -43,3 +43,12 @@ def test_training_lines_are_those_the_scorer_reads_and_keep_the_payload():
     assert (at, at + len(PAYLOAD)) in lines
     assert all(16 <= stop - start < 192 and "\n" not in text[start:stop] for start, stop in lines)
     assert _line_segments(PAYLOAD, len(PAYLOAD), 192, 3, random.Random(0), None) == []
+
+
+def test_lines_without_a_sentence_worth_of_text_are_not_scored_alone():
+    from aimds.detect.learned import scorable_lines
+
+    page = ("       Home     |      About      \n" + "-" * 40 + "\n"
+            + "The museum will reopen next month after a two-year renovation.\n") * 5
+    lines = [page[a:b] for a, b in scorable_lines(page, 192)]
+    assert lines and all(line.startswith("The museum") for line in lines)
