@@ -136,6 +136,14 @@ def test_non_ascii_text_is_gated_through_stand_ins() -> None:
     assert may_match(None, "leet") and not may_match(frozenset(), "leet")
 
 
+def test_the_plane_table_holds_each_characters_stand_in() -> None:
+    table = gates._bmp_stand_ins()
+    assert bytes(table[:0x80]) == bytes(range(0x80))
+    assert [chr(b) for b in table[0x80:]] == [gates._stand_in(chr(c)) for c in range(0x80, 0x10000)]
+    text = "a\u00e9\u3000٣★😀\U000e0041ı\ud800"
+    assert gates._scanned_bytes(text) == "".join(c if c.isascii() else gates._stand_in(c) for c in text).encode()
+
+
 def test_a_stand_in_is_in_every_class_its_character_is_in() -> None:
     classes = [re.compile(c) for c in (r"\s", r"\d", r"\w", r"[^\W\d_]", r"[^\w\s]", r"[^\n]")]
     letters = [re.compile(c, re.IGNORECASE) for c in "abcdefghijklmnopqrstuvwxyz"]
