@@ -115,7 +115,8 @@ def test_a_regex_that_matches_always_fires_its_gate() -> None:
 def test_ungated_hiding_check_allows_every_hiding_tag() -> None:
     """Without gates (non-ASCII text) `_may_hide` stands in; "İ", "ı", "ſ" match ASCII under re.I."""
     rnd = random.Random(5)
-    words = ("display", "DISPLAY", "Dİsplay", "dıſplay", "visibility", "vıSıbılıty", "hidden", "hıdden", "HİDDEN",
+    words = ("display", "DISPLAY", "Dİsplay", "dıſplay", "visibility", "vıSıbılıty", "hidden", "hıdden",
+             "HİDDEN",
              "aria-hidden", "font-size", "opacity", "opacıty", "color", "none", "true", "0", "white", "#fff", "x",
              "é", "中", "\u212a", " ", " ", "=", '"', ":", ";", "-")
     hiding = 0
