@@ -115,7 +115,8 @@ def test_a_regex_that_matches_always_fires_its_gate() -> None:
 def test_ungated_hiding_check_allows_every_hiding_tag() -> None:
     """Without gates (non-ASCII text) `_may_hide` stands in; "İ", "ı", "ſ" match ASCII under re.I."""
     rnd = random.Random(5)
-    words = ("display", "DISPLAY", "Dİsplay", "dıſplay", "visibility", "vıSıbılıty", "hidden", "hıdden", "HİDDEN",
+    words = ("display", "DISPLAY", "Dİsplay", "dıſplay", "visibility", "vıSıbılıty", "hidden", "hıdden",
+             "HİDDEN",
              "aria-hidden", "font-size", "opacity", "opacıty", "color", "none", "true", "0", "white", "#fff", "x",
              "é", "中", "\u212a", " ", " ", "=", '"', ":", ";", "-")
     hiding = 0
@@ -134,6 +135,14 @@ def test_non_ascii_text_is_gated_through_stand_ins() -> None:
     assert GATES.fired("ig\u200bn-оrе 中文") >= {"inner_separator"}
     assert "hiding" in GATES.fired("<p hıdden>secret</p>")  # re.IGNORECASE reads "ı" as "i"
     assert may_match(None, "leet") and not may_match(frozenset(), "leet")
+
+
+def test_the_plane_table_holds_each_characters_stand_in() -> None:
+    table = gates._bmp_stand_ins()
+    assert bytes(table[:0x80]) == bytes(range(0x80))
+    assert [chr(b) for b in table[0x80:]] == [gates._stand_in(chr(c)) for c in range(0x80, 0x10000)]
+    text = "a\u00e9\u3000٣★😀\U000e0041ı\ud800"
+    assert gates._scanned_bytes(text) == "".join(c if c.isascii() else gates._stand_in(c) for c in text).encode()
 
 
 def test_a_stand_in_is_in_every_class_its_character_is_in() -> None:

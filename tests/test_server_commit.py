@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aimds.audit import AuditLog
-from aimds.server.commit import LoopCommitter, ThreadCommitter
+from aimds.server.commit import CommitThread, LoopCommitter, ThreadCommitter
 from aimds.store.errors import StoreBusy, StoreUnavailable
 from aimds.store.memory import MemoryStore
 from aimds.store.sqlite import SQLiteStore
@@ -109,3 +109,60 @@ def test_thread_commit_resolves_on_the_loop() -> None:
 
     assert sorted(asyncio.run(run())) == [[1], [2], [3]]
     committer.stop()
+
+
+def test_commit_thread_runs_work_in_order_and_reports_each_outcome_on_the_loop() -> None:
+    async def main() -> tuple[list[int], list[object], bool]:
+        loop = asyncio.get_running_loop()
+        thread, ran, reported = CommitThread(), [], []
+        finished = loop.create_future()
+        on_loop = []
+
+        def work(i: int):  # noqa: ANN202
+            def run() -> None:
+                ran.append(i)
+                if i == 2:
+                    raise StoreUnavailable("disk gone")
+            return run
+
+        def done(i: int):  # noqa: ANN202
+            def report(error: BaseException | None) -> None:
+                on_loop.append(asyncio.get_running_loop() is loop)
+                reported.append((i, type(error).__name__ if error else None))
+                if i == 3:
+                    finished.set_result(None)
+            return report
+
+        for i in range(4):
+            thread.run(loop, work(i), done(i))
+        await finished
+        thread.shutdown()
+        return ran, reported, all(on_loop)
+
+    ran, reported, on_loop = asyncio.run(main())
+    assert ran == [0, 1, 2, 3] and on_loop
+    assert reported == [(0, None), (1, None), (2, "StoreUnavailable"), (3, None)]
+
+
+def test_commit_thread_shutdown_waits_for_work_handed_over_and_can_start_again() -> None:
+    import threading
+    import time
+
+    thread, ran = CommitThread(), []
+
+    async def hand_over() -> None:
+        thread.run(asyncio.get_running_loop(), lambda: (time.sleep(0.1), ran.append("slow")), lambda error: None)
+
+    asyncio.run(hand_over())  # its loop is closed before the work reports back: the thread goes on
+    thread.shutdown()
+    assert ran == ["slow"]
+    assert not [t for t in threading.enumerate() if t.name == "aimds-audit-commit"]
+
+    async def again() -> None:
+        done = asyncio.get_running_loop().create_future()
+        thread.run(asyncio.get_running_loop(), lambda: ran.append("again"), done.set_result)
+        assert await done is None
+
+    asyncio.run(again())
+    thread.shutdown()
+    assert ran == ["slow", "again"]

@@ -193,7 +193,8 @@ def _effective_counts(text: str, codes: str) -> dict[InvisibleClass, int]:
     counts[tables.VARIATION_SELECTOR] = _chars_in_runs(codes, tables.VARIATION_SELECTOR.marker)
     joiners_in_words = 0
     if tables.JOINER.marker in codes:
-        joiners_in_words = sum(m.end() - m.start() for m in _MARK_IN_ASCII_WORD.finditer(codes, 0) if "\x02" in m.group())
+        in_words = _MARK_IN_ASCII_WORD.finditer(codes, 0)
+        joiners_in_words = sum(m.end() - m.start() for m in in_words if tables.JOINER.marker in m.group())
     counts[tables.JOINER] = max(_chars_in_runs(codes, tables.JOINER.marker), joiners_in_words)
     if counts[tables.DIRECTION_MARK] and _RTL_LETTER.search(text):
         counts[tables.DIRECTION_MARK] = 0
