@@ -111,14 +111,13 @@ class Lexicon:
 def _with_folded_forms(stems: Iterable[str]) -> tuple[str, ...]:
     """Each stem as written and as the normalize stage folds it. The ``normalized`` view strips
     diacritics ("révèle" reads "revele", "görmezden" "gormezden"), so a stem written with accents
-    would otherwise never match it; the original form still matches views that keep them."""
-    forms = set()
-    for stem in stems:
-        forms.add(stem)
-        folded = fold(stem).normalized.text.lower()
-        if folded.strip():
-            forms.add(folded)
-    return tuple(sorted(forms))
+    would otherwise never match it; the original form still matches views that keep them. The fold
+    works character by character, so the stems are folded in one pass, a line each."""
+    stems = sorted(set(stems))
+    folded = fold("\n".join(stems)).normalized.text.lower().split("\n")
+    if len(folded) != len(stems):  # a stem held a line break or a character folded into one
+        folded = [fold(stem).normalized.text.lower() for stem in stems]
+    return tuple(sorted(set(stems) | {f for f in folded if f.strip()}))
 
 
 class _ClassMatcher:
