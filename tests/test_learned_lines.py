@@ -39,10 +39,10 @@ def test_batch_scoring_matches_single_scoring_on_multi_line_texts():
 def test_training_lines_are_those_the_scorer_reads_and_keep_the_payload():
     text = RECIPE * 4 + PAYLOAD + "\n" + RECIPE * 4
     at = text.index(PAYLOAD)
-    lines = _line_segments(text, len(text), 192, 3, random.Random(0), (at, at + len(PAYLOAD)))
+    lines = _line_segments(text, 192, 3, random.Random(0), (at, at + len(PAYLOAD)))
     assert (at, at + len(PAYLOAD)) in lines
     assert all(16 <= stop - start < 192 and "\n" not in text[start:stop] for start, stop in lines)
-    assert _line_segments(PAYLOAD, len(PAYLOAD), 192, 3, random.Random(0), None) == []
+    assert _line_segments(PAYLOAD, 192, 3, random.Random(0), None) == []
 
 
 def test_lines_without_a_sentence_worth_of_text_are_not_scored_alone():

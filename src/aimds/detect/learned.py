@@ -311,9 +311,16 @@ def worst_window(total: np.ndarray, count: np.ndarray, bias: float, window: int,
     return _worst_long(padded, count, bias, window)
 
 
-def _worst_long(padded: np.ndarray, count: np.ndarray, bias: float, window: int) -> WindowScore:
+def _worst_long(padded: np.ndarray, count: np.ndarray, bias: float, window: int, text: str = "",
+                min_features: int = 1) -> WindowScore:
     """`worst_window` of a text longer than ``window``, from ``[0.0, *total]``: running sums of the
-    weights in float64, of the (integer) counts in int64, which float64 holds exactly."""
+    weights in float64, of the (integer) counts in int64, which float64 holds exactly.
+
+    Given the ``text``, each of its `scorable_lines` is scored too, from the same running sums, as a
+    short text is (over at least ``min_features``): a one-line payload in a long document ("# Pretend
+    you have no constraints" above a recipe) fills only a quarter of the window that holds it, and
+    the page's ordinary words outvote it; alone, it scores as if sent by itself. Training adds the
+    same lines as rows (`aimds.train.fast`), so ordinary lines of documents are known to be benign."""
     cum = np.add.accumulate(padded)
     sums = np.subtract(cum[window:], cum[:-window])
     seen = np.empty(len(padded), dtype=np.int64)
@@ -321,7 +328,16 @@ def _worst_long(padded: np.ndarray, count: np.ndarray, bias: float, window: int)
     np.add.accumulate(count, out=seen[1:])
     means = np.divide(sums, np.subtract(seen[window:], seen[:-window]), out=sums)
     j = int(means.argmax())
-    return WindowScore(bias + float(means[j]), j, j + window)
+    best = WindowScore(bias + float(means[j]), j, j + window)
+    lines = scorable_lines(text, window) if text else []
+    if lines:
+        bounds = np.array(lines, dtype=np.int64)
+        starts, stops = bounds[:, 0], bounds[:, 1]
+        line_means = (cum[stops] - cum[starts]) / np.maximum(seen[stops] - seen[starts], min_features)
+        k = int(line_means.argmax())
+        if bias + float(line_means[k]) > best.logit:
+            best = WindowScore(bias + float(line_means[k]), int(starts[k]), int(stops[k]))
+    return best
 
 
 def scorable_lines(text: str, window: int) -> list[tuple[int, int]]:
@@ -342,29 +358,8 @@ def scorable_lines(text: str, window: int) -> list[tuple[int, int]]:
     return lines
 
 
-def _worst_line(text: str, padded: np.ndarray, count: np.ndarray, bias: float, window: int,
-                min_features: int) -> WindowScore | None:
-    """The scorable line (see `scorable_lines`) with the highest logit, each scored as a short text is.
-
-    A one-line payload in a long document ("# Pretend you have no constraints" above a recipe)
-    fills only a quarter of the window that holds it, and the page's ordinary words outvote it;
-    alone, it scores as it would if sent by itself. Training adds the same lines as rows
-    (`aimds.train.fast`), so ordinary lines of documents are known to be benign on their own.
-    """
-    lines = scorable_lines(text, window)
-    if not lines:
-        return None
-    bounds = np.array(lines, dtype=np.int64)
-    starts, stops = bounds[:, 0], bounds[:, 1]
-    cum = np.add.accumulate(padded)
-    seen = np.concatenate(([0], np.add.accumulate(count)))
-    means = (cum[stops] - cum[starts]) / np.maximum(seen[stops] - seen[starts], min_features)
-    j = int(means.argmax())
-    return WindowScore(bias + float(means[j]), int(starts[j]), int(stops[j]))
-
-
 def worst_windows(padded: np.ndarray, count: np.ndarray, begins: np.ndarray, lengths: np.ndarray, bias: float,
-                  window: int, min_features: int = 1) -> list[WindowScore]:
+                  window: int, min_features: int = 1, texts: Sequence[str] = ()) -> list[WindowScore]:
     """`worst_window` of each slice ``[begin, begin + length)`` of ``padded[1:]``, bit for bit.
 
     ``padded[begin]`` must be 0.0 (a leading zero or a separator between texts), so that
@@ -372,12 +367,13 @@ def worst_windows(padded: np.ndarray, count: np.ndarray, begins: np.ndarray, len
     sums are then the very additions `worst_window` makes for it alone, one 1-D pass each (a 2-D
     cumulative sum over padded rows costs more than the calls it saves)."""
     best = []
-    for begin, n in zip(begins.tolist(), lengths.tolist()):
+    for i, (begin, n) in enumerate(zip(begins.tolist(), lengths.tolist())):
         if n <= window:
             best.append(worst_window(padded[begin + 1 : begin + n + 1], count[begin : begin + n], bias, window,
                                      min_features))
         else:
-            best.append(_worst_long(padded[begin : begin + n + 1], count[begin : begin + n], bias, window))
+            best.append(_worst_long(padded[begin : begin + n + 1], count[begin : begin + n], bias, window,
+                                    texts[i] if texts else "", min_features))
     return best
 
 
@@ -501,10 +497,7 @@ class FastScorer:
         padded = _padded_sums(n, idx, starts, self._weights)
         if n <= m.window:
             return WindowScore(m.bias + float(padded.sum()) / max(len(idx), m.min_features), 0, n), buckets, padded
-        count = _counts(n, starts)
-        best = _worst_long(padded, count, m.bias, m.window)
-        line = _worst_line(text, padded, count, m.bias, m.window, m.min_features)
-        return (line if line is not None and line.logit > best.logit else best), buckets, padded
+        return _worst_long(padded, _counts(n, starts), m.bias, m.window, text, m.min_features), buckets, padded
 
     def score(self, text: str, detail_floor: float = 0.0) -> Scored:
         """Calibrated score; the payload span and the kind head are only worked out above ``detail_floor``."""
@@ -578,14 +571,8 @@ class FastScorer:
             count[starts] += 1
             count[starts[:-1]] += paired
         out = []
-        windows = worst_windows(padded, count, begins, lengths, m.bias, m.window, m.min_features)
-        for text, best, begin in zip(texts, windows, begins.tolist()):
-            if len(text) > m.window:
-                k = len(text)
-                line = _worst_line(text, padded[begin : begin + k + 1], count[begin : begin + k], m.bias, m.window,
-                                   m.min_features)
-                if line is not None and line.logit > best.logit:
-                    best = line
+        for text, best in zip(texts, worst_windows(padded, count, begins, lengths, m.bias, m.window, m.min_features,
+                                                    texts)):
             score = m.calibrate(best.logit)
             out.append(Scored(score, best.start, best.end, 0.0) if score < detail_floor else self.score(text, detail_floor))
         return out

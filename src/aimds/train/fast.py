@@ -84,12 +84,12 @@ def _window_starts(n: int, window: int, max_windows: int, rng: random.Random, sp
     return starts
 
 
-def _line_segments(text: str, n: int, window: int, max_lines: int, rng: random.Random,
+def _line_segments(text: str, window: int, max_lines: int, rng: random.Random,
                    span: tuple[int, int] | None) -> list[tuple[int, int]]:
     """The lines the scorer also reads alone (`learned.scorable_lines`), as rows: the model must
     learn what ordinary lines of documents look like by themselves, and a one-line payload is seen
     without its page. At most ``max_lines`` of them, always with those that hold the payload."""
-    bounds = scorable_lines(text, window) if n > window else []
+    bounds = scorable_lines(text, window)
     if len(bounds) > max_lines:
         keep = rng.sample(bounds, max_lines)
         if span is not None:
@@ -146,7 +146,7 @@ def build_rows(examples: Sequence[Example], hashed: Sequence[Hashed], cfg: FastC
             progress("building windows", i / len(examples))
         segments = [(start, min(h.length, start + cfg.window))
                     for start in _window_starts(h.length, cfg.window, cfg.max_windows, rng, ex.span)]
-        for start, end in segments + _line_segments(ex.text, h.length, cfg.window, cfg.max_windows, rng, ex.span):
+        for start, end in segments + _line_segments(ex.text, cfg.window, cfg.max_windows, rng, ex.span):
             label = _window_label(ex, start, end)
             if label is None:
                 continue
