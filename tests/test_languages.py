@@ -6,6 +6,7 @@ import pytest
 from aimds import Guard
 from aimds.config import Settings
 from aimds.detect.intent import IntentDetector, Lexicon
+from aimds.errors import RulePackError
 from aimds.text.normalize import prepare
 from aimds.types import Role, ThreatKind
 
@@ -126,3 +127,18 @@ def test_forgetting_everything_said_before_reaches_review(text):
 )
 def test_forgetting_without_an_earlier_context_is_ordinary(text):
     assert top_score(text) < 0.6
+
+
+@pytest.mark.parametrize("stem", ["two\\nlines", "para\\u2028graph"])
+def test_a_stem_spanning_lines_is_a_typed_error(stem):
+    with pytest.raises(RulePackError, match="one line"):
+        Lexicon.load(f'classes: {{a: {{en: ["{stem}"]}}}}\ncombos: []\n')
+
+
+def test_a_pattern_whose_folded_form_is_unsafe_is_a_typed_error():
+    from aimds.detect.rulepack import parse_pack
+
+    # a fullwidth plus folds to "+": the folded form nests unbounded repeats
+    rule = {"id": "R", "kind": "jailbreak", "score": 0.5, "pattern": "(a＋)+b", "reason": "r"}
+    with pytest.raises(RulePackError, match="diacritic-free"):
+        parse_pack({"pack": "p", "version": "1", "rules": [rule]})

@@ -14,7 +14,7 @@ import threading
 from bisect import bisect_right
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 
 from aimds import yamlio
@@ -85,9 +85,8 @@ class Lexicon:
         raw = yamlio.load(text if text is not None else
                              resources.files("aimds.detect").joinpath("rules", "intent.yaml").read_text("utf-8"))
         try:
-            classes = {
-                name: {str(language): _with_folded_forms(str(stem) for stem in stems)
-                       for language, stems in by_language.items()}
+            written = {
+                name: {str(language): sorted({str(stem) for stem in stems}) for language, stems in by_language.items()}
                 for name, by_language in raw["classes"].items()
             }
             combos = tuple(
@@ -97,10 +96,13 @@ class Lexicon:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RulePackError(f"intent lexicon is invalid: {exc}") from None
-        for name, by_language in classes.items():
-            bad = [s for stems in by_language.values() for s in stems if s != s.lower() or not s.strip()]
+        for name, by_language in written.items():
+            bad = [s for stems in by_language.values() for s in stems
+                   if s != s.lower() or not s.strip() or len(s.splitlines()) != 1]
             if bad:
-                raise RulePackError(f"intent lexicon class {name}: stems must be lower-case and non-blank: {bad[:3]}")
+                raise RulePackError(f"intent lexicon class {name}: stems must be lower-case, non-blank, one line: {bad[:3]}")
+        classes = {name: {language: _with_folded_forms(stems) for language, stems in by_language.items()}
+                   for name, by_language in written.items()}
         for combo in combos:
             unknown = (combo.all | combo.any | combo.boost) - set(classes)
             if unknown:
@@ -108,15 +110,12 @@ class Lexicon:
         return cls(classes, combos)
 
 
-def _with_folded_forms(stems: Iterable[str]) -> tuple[str, ...]:
-    """Each stem as written and as the normalize stage folds it. The ``normalized`` view strips
-    diacritics ("révèle" reads "revele", "görmezden" "gormezden"), so a stem written with accents
-    would otherwise never match it; the original form still matches views that keep them. The fold
-    works character by character, so the stems are folded in one pass, a line each."""
-    stems = sorted(set(stems))
+def _with_folded_forms(stems: list[str]) -> tuple[str, ...]:
+    """Each (one-line) stem as written and as the normalize stage folds it. The ``normalized`` view
+    strips diacritics ("révèle" reads "revele", "görmezden" "gormezden"), so a stem written with
+    accents would otherwise never match it; the original form still matches views that keep them.
+    The fold works character by character, so the stems are folded in one pass, a line each."""
     folded = fold("\n".join(stems)).normalized.text.lower().split("\n")
-    if len(folded) != len(stems):  # a stem held a line break or a character folded into one
-        folded = [fold(stem).normalized.text.lower() for stem in stems]
     return tuple(sorted(set(stems) | {f for f in folded if f.strip()}))
 
 

@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - Python 3.10
 from aimds import yamlio
 from aimds.detect.sharedscan import PatternGroup, ScanHits, lowered
 from aimds.errors import RulePackError
+from aimds.text.unicode_fold import fold
 from aimds.types import ThreatKind
 
 try:
@@ -146,7 +147,10 @@ def _parse_rule(raw: Any, pack: str, where: str) -> Rule:
     if not isinstance(reason, str) or not reason:
         raise RulePackError(f"{where}: 'reason' must say why the pattern matters")
     check_pattern(pattern, where)
-    pattern = _with_folded_alternative(pattern)
+    folded = _with_folded_alternative(pattern)
+    if folded != pattern:  # folding can make a metacharacter ("＊" reads "*"): the result is checked too
+        check_pattern(folded, f"{where} (diacritic-free form)")
+    pattern = folded
     examples = raw.get("examples") or {}
     if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:
         raise RulePackError(f"{where}: 'examples' has keys match and no_match")
@@ -163,8 +167,6 @@ def _with_folded_alternative(pattern: str) -> str:
     them (and ``aimds rules test`` on raw examples) still match the pattern as written."""
     if pattern.isascii():
         return pattern
-    from aimds.text.unicode_fold import fold
-
     folded = fold(pattern).normalized.text
     return pattern if folded == pattern else f"(?:{pattern})|(?:{folded})"
 
