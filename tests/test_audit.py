@@ -65,6 +65,20 @@ def test_entry_holds_no_raw_text_and_a_keyed_digest() -> None:
     assert entry["findings"][0]["span"] == [11, 30]
 
 
+def test_a_key_prepared_once_digests_each_text_as_the_key_itself() -> None:
+    """`text_mac` is keyed once and copied per text: one text's digest must not leak into the next."""
+    import hashlib
+    import hmac
+
+    from aimds.audit import text_mac
+
+    key, mac = b"k" * 32, text_mac(b"k" * 32)
+    for text in (SECRET_TEXT, "second", SECRET_TEXT, "surrogate \ud800 é"):
+        expected = hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        assert decision_entry(VERDICT, text, mac, actor="a")["text_hmac"] == expected
+        assert decision_entry(VERDICT, text, key, actor="a")["text_hmac"] == expected
+
+
 def test_chain_verifies_and_survives_batches(log: AuditLog) -> None:
     assert log.append(entries(3)) == [1, 2, 3]
     assert log.append(entries(2)) == [4, 5]

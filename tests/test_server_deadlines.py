@@ -119,3 +119,39 @@ def test_an_audit_commit_that_hangs_answers_503_in_time_and_the_next_one_works(t
         time.sleep(0.6)  # the slow commit finishes
         ok = client.post("/v1/check", json={"text": "and again"}, headers=headers)
         assert ok.status_code == 200 and ok.json()["audit_seq"] == 3  # the late commit did land
+
+
+def test_a_watched_task_is_cancelled_at_its_deadline_unless_released() -> None:
+    """The body read's watch: the task sees CancelledError at the await it waits at, once its deadline
+    passed, and can tell it from another cancellation; a released watch cancels nothing."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        deadlines = Deadlines(0.05)
+        outcome: list[object] = []
+
+        async def read(release_after: float | None) -> None:
+            watch = deadlines.watch(asyncio.current_task())
+            start = loop.time()
+            try:
+                await asyncio.sleep(release_after if release_after is not None else 5)
+            except asyncio.CancelledError:
+                outcome.append(("expired" if watch.expired else "cancelled", loop.time() - start))
+                return
+            finally:
+                watch.release()
+            await asyncio.sleep(0.1)  # past the deadline: a released watch does not cancel
+            outcome.append(("finished", loop.time() - start))
+
+        await asyncio.gather(read(None), read(0.01))
+        other = asyncio.ensure_future(read(None))
+        await asyncio.sleep(0.01)
+        other.cancel()  # someone else's cancellation, before the deadline
+        await other
+        await asyncio.sleep(0.1)
+        kinds = {kind: elapsed for kind, elapsed in outcome}
+        assert len(outcome) == 3 and set(kinds) == {"expired", "finished", "cancelled"}
+        assert 0.04 <= kinds["expired"] < 1.0 and kinds["finished"] >= 0.11 and kinds["cancelled"] < 0.04
+        assert all(item.done() for _, item in deadlines._queue)
+
+    asyncio.run(main())

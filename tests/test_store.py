@@ -284,9 +284,9 @@ def test_sqlite_kept_values_are_committed_with_their_records(tmp_path) -> None:
     seqs, commit = store.stage_linked("audit", [b"r1", b"r2"], lambda p, n, r: r,
                                       lambda seqs: [(f"verdict:{n}", b"v%d" % n) for n in seqs], 60)
     assert seqs == [1, 2]
-    assert reader.execute("SELECT count(*) FROM kept_rows").fetchone()[0] == 0  # nothing before the commit
+    assert reader.execute("SELECT count(*) FROM kept_hashed").fetchone()[0] == 0  # nothing before the commit
     commit()
-    assert reader.execute("SELECT key, value FROM kept_rows ORDER BY key").fetchall() == [("verdict:1", b"v1"), ("verdict:2", b"v2")]
+    assert reader.execute("SELECT key, value FROM kept_hashed ORDER BY key").fetchall() == [("verdict:1", b"v1"), ("verdict:2", b"v2")]
     assert store.get("verdict:1") is None and store.get_kept("verdict:1") == b"v1"
     store.set("verdict:old", b"kept by an earlier version")  # with the other values: still found
     assert store.get_kept("verdict:old") == b"kept by an earlier version"
@@ -312,7 +312,7 @@ def test_sqlite_expired_kept_values_are_purged(tmp_path) -> None:
     now[0] += 60
     for i in range(sqlite_module._PURGE_KEPT_EVERY):
         store.append_linked("audit", [b"new"], lambda p, n, r: r, lambda seqs, i=i: [(f"new:{i}", b"y")], 10)
-    keys = {k for (k,) in store._log.execute("SELECT key FROM kept_rows")}
+    keys = {k for (k,) in store._log.execute("SELECT key FROM kept_hashed")}
     assert "old" not in keys and len(keys) == sqlite_module._PURGE_KEPT_EVERY
     store.close()
 
@@ -339,16 +339,70 @@ def test_sqlite_values_in_the_earlier_kept_table_are_found_replaced_and_purged(t
 
 def test_sqlite_kept_values_are_appended_not_spread_over_random_pages(tmp_path) -> None:
     """Rows go in the order they are kept (random verdict ids do not decide where): the table's rows
-    are in rowid order of keeping, and a key kept again moves to the end."""
+    are in rowid order of keeping, and a key kept again gets a new row at the end, which wins."""
     import uuid
 
     store = SQLiteStore(tmp_path / "s.db")
     keys = [f"verdict:{uuid.uuid4().hex}" for _ in range(50)]
     for start in range(0, 50, 10):
         store.append_linked("audit", [b"r"], lambda p, n, r: r, lambda seqs, s=start: [(k, b"v") for k in keys[s:s + 10]])
-    store.append_linked("audit", [b"r"], lambda p, n, r: r, lambda seqs: [(keys[0], b"again")])
-    rows = [k for (k,) in store._log.execute("SELECT key FROM kept_rows ORDER BY rowid")]
-    assert rows == keys[1:] + keys[:1] and store.get_kept(keys[0]) == b"again"
+    store.append_linked("audit", [b"r"], lambda p, n, r: r,
+                        lambda seqs: [(keys[0], b"again"), (keys[1], b"1st"), (keys[1], b"2nd")])
+    rows = [k for (k,) in store._log.execute("SELECT key FROM kept_hashed ORDER BY rowid")]
+    assert rows == keys + [keys[0], keys[1], keys[1]]
+    assert (store.get_kept(keys[0]), store.get_kept(keys[1]), store.get_kept(keys[2])) == (b"again", b"2nd", b"v")
+    store.close()
+
+
+def test_sqlite_kept_keys_sharing_a_hash_are_told_apart(tmp_path, monkeypatch) -> None:
+    """Every key hashed alike (the worst case of the 32-bit index): each read still finds its own key's
+    newest value, and a purge of one key's expired row leaves the others and that key's newer row."""
+    from aimds.store import sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "_kept_hash", lambda key: 7)
+    now = [1000.0]
+    store = SQLiteStore(tmp_path / "s.db", clock=lambda: now[0])
+    store.append_linked("audit", [b"r"], lambda p, n, r: r, lambda seqs: [("a", b"a1"), ("b", b"b1")], 10)
+    now[0] += 5
+    store.append_linked("audit", [b"r"], lambda p, n, r: r, lambda seqs: [("a", b"a2")], 10)
+    assert (store.get_kept("a"), store.get_kept("b"), store.get_kept("c")) == (b"a2", b"b1", None)
+    now[0] += 7  # a1 and b1 expired, a2 not
+    assert (store.get_kept("a"), store.get_kept("b")) == (b"a2", None)
+    for i in range(sqlite_module._PURGE_KEPT_EVERY):
+        store.append_linked("audit", [b"n"], lambda p, n, r: r, lambda seqs, i=i: [(f"n:{i}", b"y")], 10)
+    rows = store._log.execute("SELECT key, value FROM kept_hashed WHERE key IN ('a', 'b')").fetchall()
+    assert rows == [("a", b"a2")] and store.get_kept("a") == b"a2"
+    store.close()
+
+
+def test_sqlite_values_in_the_kept_rows_table_are_found_replaced_and_purged(tmp_path) -> None:
+    """Values kept by the version with table ``kept_rows`` (a unique index on the key): still read, a
+    value kept now wins over them, and expired ones are purged."""
+    from aimds.store import sqlite as sqlite_module
+
+    now = [1000.0]
+    store = SQLiteStore(tmp_path / "s.db", clock=lambda: now[0])
+    with store._log:
+        store._log.executemany("INSERT INTO kept_rows VALUES (?, ?, ?)",
+                               [("verdict:a", b"old a", 1010.0), ("verdict:b", b"old b", 5000.0)])
+    assert store.get_kept("verdict:a") == b"old a" and store.get_kept("verdict:b") == b"old b"
+    store.append_linked("audit", [b"r"], lambda p, n, r: r, lambda seqs: [("verdict:b", b"new b")], 4000)
+    assert store.get_kept("verdict:b") == b"new b"
+    now[0] += 60
+    assert store.get_kept("verdict:a") is None
+    for i in range(sqlite_module._PURGE_KEPT_EVERY):
+        store.append_linked("audit", [b"n"], lambda p, n, r: r, lambda seqs, i=i: [(f"n:{i}", b"y")], 4000)
+    assert [k for (k,) in store._log.execute("SELECT key FROM kept_rows")] == ["verdict:b"]
+    store.close()
+
+
+def test_sqlite_kept_values_many_to_a_statement(tmp_path) -> None:
+    """More values than one INSERT's parameter limit allows: all kept, in order."""
+    store = SQLiteStore(tmp_path / "s.db")
+    items = [(f"k{i}", b"%d" % i) for i in range(700)]
+    store.append_linked("audit", [b"r"], lambda p, n, r: r, lambda seqs: items)
+    assert [k for (k,) in store._log.execute("SELECT key FROM kept_hashed ORDER BY rowid")] == [k for k, _ in items]
+    assert store.get_kept("k0") == b"0" and store.get_kept("k699") == b"699"
     store.close()
 
 

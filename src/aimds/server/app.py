@@ -27,7 +27,8 @@ from aimds.auth import ApiRole, Principal
 from aimds.server import routes_agents, routes_output
 from aimds.server.errors import ApiError
 from aimds.server.http import MAX_PAGE, Handler, float_param, int_param, json_response, request_id_of
-from aimds.server.schemas import BatchRequest, CheckRequest, FeedbackRequest, fast_batch, fast_check
+from aimds.server.schemas import (BatchBody, BatchRequest, CheckBody, CheckRequest, FeedbackRequest, fast_batch,
+                                  fast_check)
 from aimds.server.service import Service
 from aimds.server.settings import ServerSettings
 
@@ -44,7 +45,7 @@ FEEDBACK_STREAM = "feedback"
 
 async def check(svc: Service, request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    body: CheckRequest = await svc.read_json(request, CheckRequest, fast_check)
+    body: CheckRequest | CheckBody = await svc.read_json(request, CheckRequest, fast_check)
     svc.check_text_size(body.text)
     verdict = svc.observe(await svc.check_text(body.text, body.role.value, body.session_id, body.agent_id, body.context))
     headers = await svc.record([verdict], [body.text], principal, svc.client_address(request), "check")
@@ -53,11 +54,10 @@ async def check(svc: Service, request: Request, principal: Principal | None) -> 
 
 async def check_batch(svc: Service, request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    body: BatchRequest = await svc.read_json(request, BatchRequest, fast_batch)
+    body: BatchRequest | BatchBody = await svc.read_json(request, BatchRequest, fast_batch)
     if len(body.texts) > svc.settings.max_batch:
         raise ApiError(413, "batch_too_large", f"{len(body.texts)} texts; the limit is {svc.settings.max_batch}")
-    for text in body.texts:
-        svc.check_text_size(text)
+    svc.check_text_size(max(body.texts, key=len))
     check_many = partial(svc.guard.check_many, role=body.role.value, session_id=body.session_id,
                          agent_id=body.agent_id)
     verdicts = [svc.observe(v) for v in await svc.run_guard_slices(check_many, body.texts, svc.blocking_checks)]

@@ -28,8 +28,32 @@ _ID = re.compile(ID_PATTERN[1:-1])
 MAX_PAGE = 1000
 
 
+class JsonResponse(Response):
+    """A JSON body with its headers built as raw pairs at once. Starlette's `init_headers`, and the
+    `MutableHeaders` that adding the request id took, cost 4.5 us per response against about 1 us."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        self.status_code, self.body, self.background = status, body, None
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()] if headers else []
+        raw += ((b"content-length", str(len(body)).encode("latin-1")), _JSON_TYPE)
+        self.raw_headers = raw
+
+
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+    return JsonResponse(orjson.dumps(data), status, headers)
+
+
+def add_request_id(response: Response, request_id: str) -> None:
+    """The ``x-request-id`` header; appended as is where nothing else can have set it."""
+    if type(response) is JsonResponse:
+        response.raw_headers.append((b"x-request-id", request_id.encode("latin-1")))
+    else:
+        response.headers["x-request-id"] = request_id
 
 
 class _RequestIds:

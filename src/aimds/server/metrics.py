@@ -1,8 +1,18 @@
-"""Prometheus metrics of one app. Works across uvicorn workers via PROMETHEUS_MULTIPROC_DIR."""
+"""Prometheus metrics of one app. Works across uvicorn workers via PROMETHEUS_MULTIPROC_DIR.
+
+The per-request counts and timings are tallied in plain dicts and applied to the metrics once per
+event-loop pass (`Metrics.count`, `Metrics.time`). With several workers every increment or observation
+of a prometheus_client metric writes its memory-mapped file under a lock: 1.3 us per increment and
+3.0 us per observation here (0.3 and 0.7 us in one process), about 11 us per check. Applied per pass,
+a group of requests pays one write per metric it touched. A worker applies its own tally before it
+renders /metrics; another worker's is at most one loop pass behind.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+from bisect import bisect_left
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -39,6 +49,45 @@ class Metrics:
         self.admin_actions = Counter("aimds_admin_actions", "administrative actions by kind", ["action"], registry=r)
         self.store_up = Gauge("aimds_store_up", "1 when the store answered the last readiness probe",
                               multiprocess_mode="min", registry=r)
+        self._counts: dict[Any, float] = {}
+        self._timings: dict[Any, list[float]] = {}
+        self._apply_scheduled = False
+
+    def count(self, child: Any, amount: float = 1.0) -> None:
+        """``child.inc(amount)``, applied with the rest of this loop pass's tally."""
+        counts = self._counts
+        counts[child] = counts.get(child, 0.0) + amount
+        if not self._apply_scheduled:
+            self._schedule()
+
+    def time(self, child: Any, seconds: float) -> None:
+        """``child.observe(seconds)`` for a histogram, applied with the rest of this loop pass's tally."""
+        timings = self._timings.get(child)
+        if timings is None:
+            timings = self._timings[child] = []
+        timings.append(seconds)
+        if not self._apply_scheduled:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop: nothing would apply it later
+            self.apply()
+            return
+        self._apply_scheduled = True
+        loop.call_soon(self.apply)
+
+    def apply(self) -> None:
+        """Apply the tally: one increment per counter, and per histogram one for its sum and one per
+        bucket hit (the same values `observe` would leave, one observation at a time)."""
+        self._apply_scheduled = False
+        counts, self._counts = self._counts, {}
+        timings, self._timings = self._timings, {}
+        for child, amount in counts.items():
+            child.inc(amount)
+        for child, values in timings.items():
+            _observe_all(child, values)
 
     def labelled(self, metric: Any, *values: str) -> Any:
         """``metric.labels(*values)``, remembered: label lookups are a measurable part of a fast request.
@@ -51,8 +100,28 @@ class Metrics:
 
     def render(self) -> bytes:
         """This process' metrics, or every worker's when running multi-process."""
+        self.apply()
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def _observe_all(histogram: Any, values: list[float]) -> None:
+    """Observe ``values`` with one write to the sum and one to each bucket hit; one `observe` each
+    where the client library's histogram is not laid out as expected (its internals are not API)."""
+    bounds, buckets, total = (getattr(histogram, name, None) for name in ("_upper_bounds", "_buckets", "_sum"))
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values:
+            histogram.observe(value)
+        return
+    hits: dict[int, int] = {}
+    for value in values:
+        if value == value:  # NaN is in no bucket
+            index = bisect_left(bounds, value)  # the first bound >= value, as `observe` picks it
+            hits[index] = hits.get(index, 0) + 1
+    total.inc(sum(values))
+    for index, n in hits.items():
+        if index < len(buckets):
+            buckets[index].inc(n)

@@ -7,7 +7,7 @@ model's while the common case skips pydantic.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -283,8 +283,29 @@ class Health(BaseModel):
     checks: dict[str, Any] = {}
 
 
-def fast_check(data: Any) -> CheckRequest | None:
-    """`CheckRequest` from a parsed body the model would accept as is; None means: ask the model."""
+class CheckBody(NamedTuple):
+    """A `CheckRequest` body the model would accept as is, without the model: `model_construct` cost
+    4.5 us per request, a tuple 0.5 us."""
+
+    text: str
+    role: Role
+    session_id: str | None
+    agent_id: str | None
+    context: dict[str, Any] | None
+
+
+class BatchBody(NamedTuple):
+    """A `BatchRequest` body the model would accept as is (see `CheckBody`)."""
+
+    texts: list[str]
+    role: Role
+    session_id: str | None
+    agent_id: str | None
+
+
+def fast_check(data: Any) -> CheckBody | None:
+    """The body of a `CheckRequest` from a parsed body the model would accept as is; None means: ask
+    the model."""
     if type(data) is not dict or not data.keys() <= CheckRequest.model_fields.keys():
         return None
     text, role = data.get("text"), data.get("role", "user")
@@ -295,11 +316,10 @@ def fast_check(data: Any) -> CheckRequest | None:
         return None
     if context is not None and type(context) is not dict:
         return None
-    return CheckRequest.model_construct(text=text, role=_ROLES[role], session_id=session_id, agent_id=agent_id,
-                                        context=context)
+    return CheckBody(text, _ROLES[role], session_id, agent_id, context)
 
 
-def fast_batch(data: Any) -> BatchRequest | None:
+def fast_batch(data: Any) -> BatchBody | None:
     if type(data) is not dict or not data.keys() <= BatchRequest.model_fields.keys():
         return None
     texts, role = data.get("texts"), data.get("role", "user")
@@ -310,4 +330,4 @@ def fast_batch(data: Any) -> BatchRequest | None:
         return None
     if (session_id is not None and not is_id(session_id)) or (agent_id is not None and not is_id(agent_id)):
         return None
-    return BatchRequest.model_construct(texts=texts, role=_ROLES[role], session_id=session_id, agent_id=agent_id)
+    return BatchBody(texts, _ROLES[role], session_id, agent_id)

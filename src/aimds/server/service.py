@@ -14,6 +14,7 @@ import asyncio
 import contextvars
 import hashlib
 import logging
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from aimds.audit import AuditLog, Keep, decision_entry
+from aimds.audit import AuditLog, Keep, decision_entry, text_mac
 from aimds.auth import ApiRole, Authenticator, AuthError, Forbidden, JwtVerifier, KeyRing, Principal, require
 from aimds.errors import AimdsError, InputTooLarge, InvalidInput
 from aimds.server.admission import GroupAdmission
@@ -34,7 +35,7 @@ from aimds.server.batcher import CheckBatcher
 from aimds.server.commit import committer_for
 from aimds.server.deadlines import Deadlines
 from aimds.server.errors import ApiError
-from aimds.server.http import Handler, request_id_of, within
+from aimds.server.http import Handler, add_request_id, request_id_of, within
 from aimds.server.logs import request_id
 from aimds.server.metrics import Metrics
 from aimds.server.settings import ServerSettings
@@ -56,6 +57,7 @@ class Service:
         self.remote_store = bool(getattr(store, "blocking_io", False))
         self.committer = committer_for(self.audit, settings.verdict_ttl_s, self.remote_store)
         self.audit_key = audit_key
+        self._text_mac = text_mac(audit_key)
         self.keys = KeyRing(store)
         jwt = None
         if settings.jwt_keys_file:
@@ -145,9 +147,9 @@ class Service:
             finally:
                 request_id.reset(token)
             elapsed = time.perf_counter() - start
-            response.headers["x-request-id"] = rid
-            metrics.labelled(metrics.requests, name, str(response.status_code)).inc()
-            latency.observe(elapsed)
+            add_request_id(response, rid)
+            metrics.count(metrics.labelled(metrics.requests, name, str(response.status_code)))
+            metrics.time(latency, elapsed)
             if self.settings.access_log:
                 log.info("request", extra={"request_id": rid, "route": name, "status": response.status_code,
                                            "ms": round(elapsed * 1000, 3),
@@ -241,23 +243,30 @@ class Service:
             raise ApiError(413, "body_too_large", f"request body exceeds {limit} bytes")
 
     async def read_body(self, request: Request) -> bytes:
-        """The whole body, within the size limit and the request timeout."""
+        """The whole body, within the size limit and the request timeout (a `Deadlines` watch on the
+        task: most bodies are there at once, and `asyncio.timeout` cost 30 times the read itself)."""
         self.check_length(request)
         limit = self.settings.max_body_bytes
 
-        async def read() -> bytes:
-            chunks, size = [], 0
+        task = asyncio.current_task()
+        assert task is not None
+        watch = self.deadlines.watch(task)
+        chunks, size = [], 0
+        try:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
                     raise ApiError(413, "body_too_large", f"request body exceeds {limit} bytes")
                 chunks.append(chunk)
-            return b"".join(chunks)
-
-        try:
-            return await within(read(), self.settings.request_timeout_s)
-        except asyncio.TimeoutError:
+        except asyncio.CancelledError:
+            if not watch.expired:
+                raise
+            if sys.version_info >= (3, 11):
+                task.uncancel()
             raise ApiError(408, "request_timeout", "the request body did not arrive in time") from None
+        finally:
+            watch.release()
+        return b"".join(chunks)
 
     async def read_json(self, request: Request, model: type[BaseModel], fast: FastParse | None = None,
                         optional: bool = False) -> Any:
@@ -297,7 +306,7 @@ class Service:
             verdict = await self.batcher.check(text, role, session_id, agent_id)
         except AimdsError as exc:
             raise _guard_error(exc) from None
-        self.metrics.check_latency.observe(time.perf_counter() - start)
+        self.metrics.time(self.metrics.check_latency, time.perf_counter() - start)
         return verdict
 
     async def run_guard(self, fn: Callable[[], Any], chars: int, blocking_io: bool = False) -> Any:
@@ -315,7 +324,7 @@ class Service:
             raise ApiError(503, "check_timeout", "the check did not finish in time", headers={"retry-after": "1"}) from None
         except AimdsError as exc:
             raise _guard_error(exc) from None
-        self.metrics.check_latency.observe(time.perf_counter() - start)
+        self.metrics.time(self.metrics.check_latency, time.perf_counter() - start)
         return result
 
     async def run_guard_slices(self, check_many: Callable[[list[str]], list[Any]], texts: list[str],
@@ -342,22 +351,22 @@ class Service:
     def observe(self, verdict: Any) -> dict[str, Any]:
         m = self.metrics
         data = verdict.to_dict()
-        m.labelled(m.actions, data["action"]).inc()
+        m.count(m.labelled(m.actions, data["action"]))
         if data["action"] == "block":
-            m.blocks.inc()
+            m.count(m.blocks)
         for finding in data["findings"]:
-            m.labelled(m.findings, finding["kind"]).inc()
+            m.count(m.labelled(m.findings, finding["kind"]))
         self._observed += 1
         if self._observed % DETECTOR_SAMPLE == 0:
             for detector, ms in (getattr(verdict, "timings", None) or {}).items():
-                m.labelled(m.detector_latency, detector).observe(ms / 1000.0)
+                m.time(m.labelled(m.detector_latency, detector), ms / 1000.0)
         return data
 
     async def record(self, verdicts: list[dict[str, Any]], texts: list[str], principal: Principal,
                      client: str, route: str, keep: bool = True) -> dict[str, str]:
         """Commit the audit records (and, with ``keep``, the verdicts for GET /v1/verdicts) before the
         caller answers; sets ``audit_seq`` on each verdict. Returns extra response headers."""
-        entries = [decision_entry(v, t, self.audit_key, principal.actor, client, route) for v, t in zip(verdicts, texts)]
+        entries = [decision_entry(v, t, self._text_mac, principal.actor, client, route) for v, t in zip(verdicts, texts)]
         kept = partial(_verdict_values, verdicts, principal.actor) if keep else partial(_set_seqs, verdicts)
         return await self.commit(entries, kept, len(verdicts))
 
@@ -418,6 +427,11 @@ def _set_seqs(verdicts: list[dict[str, Any]], seqs: list[int]) -> list[tuple[str
 def _verdict_values(verdicts: list[dict[str, Any]], owner: str, seqs: list[int]) -> list[tuple[str, bytes]]:
     """What GET /v1/verdicts keeps: each verdict without the (possibly sensitive) sanitized text."""
     _set_seqs(verdicts, seqs)
-    return [(f"verdict:{v['id']}", orjson.dumps({k: x for k, x in v.items() if k != "sanitized_text"} | {"owner": owner}))
-            for v in verdicts]
+    values = []
+    for verdict in verdicts:
+        value = verdict.copy()
+        value.pop("sanitized_text", None)
+        value["owner"] = owner
+        values.append((f"verdict:{verdict['id']}", orjson.dumps(value)))
+    return values
 
