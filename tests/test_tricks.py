@@ -8,11 +8,14 @@ import re
 import pytest
 
 from aimds.text import tricks
+from aimds.text.unicode_fold import fold
 
 # The definition: a whole run of token characters, 2 to 32 long, only letters and leet characters,
 # with at least one of each. Written as one plain (slow) regex over the whole text.
+_LEET = "[" + re.escape("0134578@$+!|") + "]"
+_TOKEN = "[A-Za-z0-9" + re.escape("@$+!|") + "]"
 _REFERENCE = re.compile(
-    r"(?<![A-Za-z0-9@$])(?=[013457@$]*[A-Za-z])(?=[A-Za-z]*[013457@$])[A-Za-z013457@$]{2,32}(?![A-Za-z0-9@$])"
+    rf"(?<!{_TOKEN})(?={_LEET}*[A-Za-z])(?=[A-Za-z]*{_LEET})[A-Za-z{_LEET[1:-1]}]{{2,32}}(?!{_TOKEN})"
 )
 
 
@@ -24,7 +27,7 @@ def _texts(seed: int, tokens: int) -> list[str]:
     rnd = random.Random(seed)
     pieces = ("h1", "30am", "pl3ase", "1gn0r3", "$ecret", "p@ss", "4ll", "2024", "a1b2", "x" * 31 + "1",
               "y" * 33 + "3", "hello", "w0rld", "11ama", "@", "$5", "7", "é", "3é", "_", "a_1", "1 1 1", "\ud800",
-              "中1a", "a?1")
+              "中1a", "a?1", "sys+em", "he||o", "Hello!", "A+B", "8ypass", "i|g|n", "!x", "+", "a++b", "PW+N!")
     seps = (" ", " ", "\n", ".", ",", "-", "<", ">", "/", "_", "")
     return [
         "".join(rnd.choice(pieces) + rnd.choice(seps) for _ in range(rnd.randint(0, tokens))) for _ in range(1500)
@@ -63,3 +66,25 @@ def test_inner_separators_found_in_ascii_text_as_the_regex_finds_them() -> None:
         text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40)))
         assert tricks._inner_separators(text) == [m.start() for m in tricks._INNER_SEP.finditer(text)], text
     assert tricks._inner_separators("ign-oré ça-va") == [3, 10]  # other text: the regex, Unicode letters
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("sys+em ins+ruc+!on5", "system instructions"),  # punctuation as leet inside words
+        ("env!ron c0mp|y he||o 8ypass", "environ compiy hello bypass"),
+        ("Hello! Really!!", None),  # at a word's end it is punctuation, not a letter
+        ("A+B", "AB"),  # the one separator between single letters: dropped, not read as "t"
+        ("i|g|n|o|r|e th|s", "ignore this"),
+        ("insтructions", "instructions"),  # Cyrillic te, kept by the confusable fold
+        ("ᴘʀᴏᴍᴘᴛ", "prompt"),  # small capitals
+        ("€x€cute sys+€m", "execute system"),  # the euro sign passes for an "e", also next to leet
+        ("price: €5 or 5€, π = 3.14", None),  # a lookalike with no letter beside it stays
+        ("Привет мир, как дела? Тест окончен.", None),  # real Cyrillic text is not Latinised
+    ],
+)
+def test_lookalikes_and_punctuation_leet_fold(text: str, folded: str | None) -> None:
+    view = tricks.fold_tricks(fold(text).normalized)  # as the normalize stage hands it over
+    assert (view.text if view else None) == folded
+    if view is not None:
+        assert len(view.text) <= len(text)

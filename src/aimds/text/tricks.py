@@ -4,9 +4,15 @@ Kept apart from ``normalized`` on purpose: undoing the tricks also mangles ordin
 becomes "ist", "well-known" becomes "wellknown", "a b c" becomes "abc"), which would hurt detectors
 that read real prose, numbers, URLs or PII. The view exists only when it differs from ``normalized``.
 
-- leetspeak (1->i, 3->e, 0->o, 4->a, 5->s, 7->t, @->a, $->s, and "11"->"ll") is folded only inside
-  word-sized tokens (2 to 32 characters) made of letters and those digits/symbols alone, with at
-  least one of each, so "2024", "$5", hex and base64 blobs stay;
+- letters that only look Latin and that ``normalized`` keeps because they are not confusables of
+  one ("т", "ε", "ь", "ᴘʀᴏᴍᴘᴛ" in small capitals, "€") become the Latin letter they pass for:
+  obfuscators mix them into English words ("insтructions", "sys+€m"), and here, unlike in
+  ``normalized``, folding real Cyrillic or Greek words too costs nothing;
+- leetspeak (1->i, 3->e, 0->o, 4->a, 5->s, 7->t, 8->b, @->a, $->s, +->t, !->i, |->i, "11" and
+  "||"->"ll") is folded only inside word-sized tokens (2 to 32 characters) made of letters and those
+  digits/symbols alone, with at least one of each, so "2024", "$5", hex and base64 blobs stay. The
+  punctuation among them counts only inside a word ("Hello!" stays), and not where it is the one
+  separator between single letters ("A+B", "i|g|n|o|r|e": the separator rules below drop it);
 - letters spaced out with one repeated separator ("i g n o r e", "i.g.n.o.r.e") are joined;
 - a single separator between two letters ("ign-ore", "ig_no.re") is dropped;
 - one symbol interleaved with every character, spaces and punctuation included, over at least six
@@ -20,22 +26,26 @@ literal, so ordinary prose costs a translation and a memchr rather than a `re` c
 
 from __future__ import annotations
 
+import functools
 import re
 import string
+
+import numpy as np
 
 from aimds.text import offsets
 from aimds.text.gates import may_match
 from aimds.text.views import View
 
-_LEET_CHARS = "013457@$"
-_TOKEN_CHAR = r"[A-Za-z0-9@$]"
+_PUNCTUATION_LEET = "+!|"
+_LEET_CHARS = "0134578@$" + _PUNCTUATION_LEET
+_TOKEN_CHAR = rf"[A-Za-z0-9{re.escape(_LEET_CHARS)}]"
 _LEET_CLASS = f"[{re.escape(_LEET_CHARS)}]"
 _MAX_LEET_TOKEN = 32
 _TOKENS_ONE_BY_ONE = 8
 # A leet token with the character before it, which is what starts a token: the pattern starts with
 # a character class, so the engine skips the letters of ordinary words at C speed.
 _SEPARATOR_LEET_TOKEN = re.compile(
-    rf"([^A-Za-z0-9@$])(?={_LEET_CLASS}*[A-Za-z])(?=[A-Za-z]*{_LEET_CLASS})"
+    rf"([^A-Za-z0-9{re.escape(_LEET_CHARS)}])(?={_LEET_CLASS}*[A-Za-z])(?=[A-Za-z]*{_LEET_CLASS})"
     rf"([A-Za-z{re.escape(_LEET_CHARS)}]{{2,{_MAX_LEET_TOKEN}}})(?!{_TOKEN_CHAR})"
 )
 _CHARS_PER_TOKEN = 64  # looking at one token costs about what the regex costs on 30-60 characters
@@ -52,10 +62,24 @@ def _byte_classes(classes: dict[str, str]) -> bytes:
 
 # What a character is to a leet token: a letter, a leet character, another digit, or none of them
 # (nor is the "?" that stands for any non-ASCII character).
-_CLASSES = _byte_classes({"a": string.ascii_letters, "1": _LEET_CHARS, "d": "2689"})
+_CLASSES = _byte_classes({"a": string.ascii_letters, "1": _LEET_CHARS, "d": "269"})
 _LEET_NEXT_TO_LETTER = re.compile(rb"1(?:(?<=a1)|(?=a))")  # in `_CLASSES` bytes
 _INNER_SEP_CLASSES = _byte_classes({"a": string.ascii_letters, "s": "-._*|~^+"})
-_LEET = str.maketrans({"1": "i", "3": "e", "0": "o", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_MAP = {"1": "i", "3": "e", "0": "o", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s",
+             "+": "t", "!": "i", "|": "i"}
+_LEET = str.maketrans(_LEET_MAP)
+# per punctuation character: the table for a token in which it is the separator of spaced letters
+_LEET_KEEPING = {p: str.maketrans({k: v for k, v in _LEET_MAP.items() if k != p}) for p in _PUNCTUATION_LEET}
+# Letters that pass for Latin ones in a Latin word, that the confusable fold of `unicode_fold` keeps
+# (they are not confusables of a Latin letter, only near it: small capitals, Cyrillic "т", Greek
+# "ε", "€"). One to one, so offsets do not move.
+_LOOKALIKES = {
+    "т": "t", "ь": "b", "в": "b", "н": "h", "к": "k", "м": "m", "п": "n", "ε": "e", "ς": "c", "χ": "x",
+    "π": "p", "τ": "t", "κ": "k", "ω": "w", "β": "b", "ʀ": "r", "ᴛ": "t", "ᴇ": "e", "ᴘ": "p",
+    "ᴍ": "m", "ᴋ": "k", "ᴀ": "a", "ʙ": "b", "ᴅ": "d", "ɢ": "g", "ʜ": "h", "ᴊ": "j", "ʟ": "l", "ɴ": "n",
+    "ł": "l", "Ł": "L", "Ð": "D", "đ": "d", "ħ": "h", "ŧ": "t", "ø": "o", "Ø": "O", "€": "e",
+}
+_LOOKALIKE = re.compile("[" + "".join(_LOOKALIKES) + "]")
 _LETTER = r"[^\W\d_]"
 _SPACED = re.compile(
     rf"(?<![^\W_]){_LETTER}(?P<sep>[ ._*|~+/:-]){_LETTER}(?:(?P=sep){_LETTER})+(?![^\W_])"
@@ -88,7 +112,11 @@ def fold_tricks(base: View, gates: frozenset[str] | None = None) -> View | None:
     ``gates`` (from `aimds.text.gates`, for ``base.text``, and so for its leet folded) lets it skip
     regexes that cannot match.
     """
-    text = _unleet_tokens(base.text) if may_match(gates, "leet") else base.text
+    text = _fold_lookalikes(base.text)
+    if text.count("€") != base.text.count("€"):
+        gates = None  # the gates read "€" as a symbol (the other lookalikes as letters, as they still are)
+    if may_match(gates, "leet"):
+        text = _unleet_tokens(text)
     deletions = _separators(text, gates)
     if not deletions:
         if text == base.text:
@@ -96,6 +124,61 @@ def fold_tricks(base: View, gates: frozenset[str] | None = None) -> View | None:
         return View("folded", text, base.anchors)
     folded, anchors = offsets.delete(text, deletions)
     return View("folded", folded, offsets.compose(anchors, base.anchors))
+
+
+def _fold_lookalikes(text: str) -> str:
+    """``text`` with each letter of `_LOOKALIKES` that stands next to a letter made Latin, when the
+    text is written in Latin letters (``text`` itself otherwise, or when nothing changes).
+
+    "Written in Latin": at most two letters of other scripts that pass for no Latin one ("и", "л",
+    "δ"), or fewer than one for every eight lookalikes. Real Russian or Greek text has about as many
+    of those as of lookalikes, and its own keywords match ``normalized``; folding it would only add
+    a view to scan. One lookalike
+    alone ("€5", "π") is left as it is. Vectorised over code points: a dict `str.translate` of a
+    100 kB non-ASCII text costs ~8 ms, this well under one.
+    """
+    if text.isascii() or _LOOKALIKE.search(text) is None:
+        return text
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    kinds = _letter_kinds()[np.minimum(points, 0xFFFF)]
+    kinds[points > 0xFFFF] = _OTHER
+    counts = np.bincount(kinds, minlength=4)
+    if counts[_NATIVE] > 2 and counts[_NATIVE] * 8 >= counts[_LOOKALIKE_LETTER]:
+        return text
+    lookalike = kinds == _LOOKALIKE_LETTER
+    letter = kinds != _OTHER
+    beside_letter = np.zeros_like(lookalike)
+    beside_letter[1:] |= letter[:-1]
+    beside_letter[:-1] |= letter[1:]
+    fold_at = lookalike & beside_letter
+    if not fold_at.any():
+        return text
+    folded = points.copy()
+    folded[fold_at] = _latin_for()[points[fold_at]]
+    return folded.tobytes().decode("utf-32-le", "surrogatepass")
+
+
+_OTHER, _LATIN, _LOOKALIKE_LETTER, _NATIVE = range(4)
+
+
+@functools.cache
+def _letter_kinds() -> np.ndarray:
+    """Per code point of the Basic Multilingual Plane: `_OTHER`, `_LATIN` (an ASCII letter),
+    `_LOOKALIKE_LETTER` or `_NATIVE` (another letter), built by `re` in a few ms on first use."""
+    table = "".join(map(chr, range(0x10000)))
+    table = re.sub(f"[{''.join(_LOOKALIKES)}]", "\x02", table)
+    table = re.sub(r"[A-Za-z]", "\x01", table)
+    table = re.sub(r"[^\W\d_\x00-\x7f]", "\x03", table)
+    table = re.sub(r"[^\x01-\x03]", "\x00", table)
+    return np.frombuffer(table.encode("ascii"), dtype=np.uint8).copy()
+
+
+@functools.cache
+def _latin_for() -> np.ndarray:
+    latin = np.arange(0x10000, dtype=np.uint32)
+    for char, letter in _LOOKALIKES.items():
+        latin[ord(char)] = ord(letter)
+    return latin
 
 
 def _unleet_tokens(text: str) -> str:
@@ -133,7 +216,18 @@ def _unleet_tokens(text: str) -> str:
 
 
 def _fold_leet(token: str) -> str:
-    return token.replace("11", "ll").translate(_LEET)
+    """``token`` with its leet characters folded, but not the punctuation at its ends, nor the one
+    punctuation character that alternates with single letters ("A+B", "i|g|n|o|r|e")."""
+    core = token.strip(_PUNCTUATION_LEET)
+    if not core:
+        return token
+    start = token.index(core)
+    separator = core[1:2]
+    if separator and separator in _PUNCTUATION_LEET and len(core) % 2 and core[1::2] == separator * (len(core) // 2):
+        table = _LEET_KEEPING[separator]
+    else:
+        table = _LEET
+    return token[:start] + core.replace("11", "ll").replace("||", "ll").translate(table) + token[start + len(core):]
 
 
 def _fold_separated(match: re.Match[str]) -> str:
