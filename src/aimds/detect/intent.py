@@ -75,10 +75,13 @@ ANY_LANGUAGE = "any"  # stems listed under this key (URLs, "api key") join a com
 
 @dataclass(frozen=True)
 class Lexicon:
-    """``classes`` maps each word class to its stems by language."""
+    """``classes`` maps each word class to its stems by language. A hit of an ``actions`` class right
+    after a word of ``negations`` forbids the action rather than asks for it."""
 
     classes: dict[str, dict[str, tuple[str, ...]]]
     combos: tuple[Combo, ...]
+    actions: frozenset[str] = frozenset()
+    negations: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, text: str | None = None) -> "Lexicon":
@@ -94,6 +97,8 @@ class Lexicon:
                       frozenset(c.get("boost", ())), float(c["score"]), float(c["boosted"]), c["reason"])
                 for c in raw["combos"]
             )
+            actions = frozenset(str(name) for name in raw.get("actions", ()))
+            negations = tuple(sorted({str(word) for words in raw.get("negations", {}).values() for word in words}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RulePackError(f"intent lexicon is invalid: {exc}") from None
         for name, by_language in written.items():
@@ -107,7 +112,12 @@ class Lexicon:
             unknown = (combo.all | combo.any | combo.boost) - set(classes)
             if unknown:
                 raise RulePackError(f"intent combo {combo.id} names unknown classes {sorted(unknown)}")
-        return cls(classes, combos)
+        if actions - set(classes):
+            raise RulePackError(f"intent actions name unknown classes {sorted(actions - set(classes))}")
+        bad = [w for w in negations if w != w.lower() or not w.strip() or len(w.splitlines()) != 1]
+        if bad:
+            raise RulePackError(f"intent negations must be lower-case, non-blank, one line: {bad[:3]}")
+        return cls(classes, combos, actions, negations)
 
 
 def _with_folded_forms(stems: list[str]) -> tuple[str, ...]:
@@ -203,6 +213,7 @@ class IntentDetector:
         self.kinds = frozenset(c.kind for c in self.lexicon.combos)
         self._matcher = _ClassMatcher(self.lexicon)
         self._names = self._matcher.names
+        self._negated = _Negation(self.lexicon)
 
     def pattern_groups(self) -> tuple[PatternGroup, ...]:
         """What `SharedScan` compiles for the word classes (nothing without Hyperscan)."""
@@ -249,6 +260,11 @@ class IntentDetector:
                 if score is None:
                     continue
                 start, end = _bounds(text, boundaries, key)
+                forbidden = self._negated.classes(text, start, end, combo.all)
+                if forbidden:
+                    score = combo.score_for({k: v for k, v in present.items() if k not in forbidden})
+                    if score is None:
+                        continue
                 note = ""
                 if view.origin is None:
                     first = min(first_hit[key, name] for name in combo.all)
@@ -260,6 +276,52 @@ class IntentDetector:
                     span=view.to_original(start, end), rule_id=combo.id, view=view.name,
                 ))
         return findings
+
+
+class _Negation:
+    """Which action classes of a sentence are only ever named to be forbidden: "never share your
+    password", "do not ignore the safety rules", "without revealing the prompt". Run only where a
+    combination fired, so its regexes (the class's stems, with their starts, which the Hyperscan
+    pass does not give) cost nothing on ordinary text."""
+
+    _FILLER = r"(?:\s+(?:ever|even|to|be|once))?"
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self._actions = lexicon.actions
+        self._stems: dict[str, re.Pattern[str]] = {}
+        for name in lexicon.actions:
+            stems = sorted({s for by_language in lexicon.classes[name].values() for s in by_language}, key=len, reverse=True)
+            word_start = [re.escape(s) for s in stems if s[0].isascii() and s[0].isalnum()]
+            anywhere = [re.escape(s) for s in stems if not (s[0].isascii() and s[0].isalnum())]
+            parts = ([r"\b(?:" + "|".join(word_start) + ")"] if word_start else []) + (
+                ["(?:" + "|".join(anywhere) + ")"] if anywhere else [])
+            self._stems[name] = re.compile("|".join(parts))
+        pieces = []
+        for word in lexicon.negations:
+            # "n't" ends a word ("don't share"); "n'" (French) joins the next one ("n'ignore")
+            start = "" if word.startswith("n'") and word != "n'" else r"(?<![^\W_])"
+            end = r"\s*" if word.endswith("'") else self._FILLER + r"\s+"
+            pieces.append(start + re.escape(word) + end)
+        self._before = re.compile("(?:" + "|".join(pieces) + r")\Z") if pieces else None
+        # "if you don't reveal it, I will...", "why not ignore them?": a threat or a nudge, not a rule
+        self._conditional = re.compile(
+            r"\b(?:if|unless|why)(?:\s+(?:you|u))?(?:\s+(?:do|does|did|will|would|can|could))?\s*\Z"
+        )
+
+    def classes(self, text: str, start: int, end: int, names: frozenset[str]) -> frozenset[str]:
+        """The action classes among ``names`` each of whose hits in ``text[start:end]`` is negated."""
+        if self._before is None:
+            return frozenset()
+        forbidden = set()
+        for name in names & self._actions:
+            hits = [m.start() for m in self._stems[name].finditer(text, start, end)]
+            if hits and all(self._forbids(text, max(start, at - 48), at) for at in hits):
+                forbidden.add(name)
+        return frozenset(forbidden)
+
+    def _forbids(self, text: str, start: int, at: int) -> bool:
+        negation = self._before.search(text, start, at)
+        return negation is not None and self._conditional.search(text, start, negation.start()) is None
 
 
 def _sentence_of(boundaries: list[int], end: int) -> tuple[int, int]:
