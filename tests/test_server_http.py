@@ -26,3 +26,16 @@ def test_request_id_is_added_once_to_any_response() -> None:
     add_request_id(other, "abc-2")
     assert other.headers.getlist("x-request-id") == ["abc-2"]
     assert isinstance(fast, JsonResponse) and not isinstance(other, JsonResponse)
+
+
+def test_header_reads_the_first_value_of_a_header_as_starlette_does() -> None:
+    from starlette.requests import Request
+
+    from aimds.server.http import header
+
+    raw = [(b"host", b"x"), (b"authorization", b"Bearer first"), (b"x-forwarded-for", b"1.2.3.4"),
+           (b"authorization", b"Bearer second"), (b"content-type", b"")]
+    request = Request({"type": "http", "headers": raw})
+    for name in ("authorization", "x-forwarded-for", "content-type", "x-request-id"):
+        assert header(request, name.encode()) == request.headers.get(name)
+    assert header(request, b"authorization") == "Bearer first" and header(request, b"content-type") == ""

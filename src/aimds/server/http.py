@@ -74,8 +74,20 @@ class _RequestIds:
 _request_ids = _RequestIds()
 
 
+def header(request: Request, name: bytes) -> str | None:
+    """The first value of the header ``name`` (lower case), from one dict of the request's headers:
+    the four a check reads cost 4 us through Starlette's `Headers` (a scan of the list per lookup)
+    against about 1 us this way."""
+    scope = request.scope
+    found = scope.get("aimds.headers")
+    if found is None:
+        found = scope["aimds.headers"] = dict(reversed(scope["headers"]))  # reversed: the first one wins
+    value = found.get(name)
+    return value.decode("latin-1") if value is not None else None
+
+
 def request_id_of(request: Request) -> str:
-    given = request.headers.get("x-request-id", "")
+    given = header(request, b"x-request-id") or ""
     if 0 < len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum():
         return given
     return _request_ids.new()
