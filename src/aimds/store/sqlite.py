@@ -24,8 +24,8 @@ newest row of the key wins. Keyed by the (random) verdict id itself, as table ``
 landed on a random page of a table of rows of 400 bytes (2x the CPU per value); a unique index on the
 40-character key (table ``kept_rows``) still put each value on a random page of a wide index: the
 hash's index entries are a quarter as wide, so a commit dirties fewer of its pages (CPU per value
-with 40,000 values of 364 bytes: 62-64 against 43-48 us at 8 per transaction, 28 against 19 us at
-128; no index at all 9 us). Values in ``kept_rows`` and ``kept`` (earlier versions) are still found
+with 40,000 values of 364 bytes: 57-64 against 43-51 us at 8 per transaction, 27-29 against 19-20 us
+at 128; no index at all 25-31 and 9 us). Values in ``kept_rows`` and ``kept`` (earlier versions) are still found
 and purged.
 """
 
