@@ -80,3 +80,28 @@ def test_histograms_without_the_expected_layout_are_observed_one_value_at_a_time
     metrics.time(plain, 0.1)
     metrics.time(plain, 0.2)
     assert plain.seen == [0.1, 0.2]
+
+
+def test_a_tally_left_by_a_stopped_loop_is_applied_and_the_next_loop_tallies_again() -> None:
+    """The app can be started again on a new event loop (tests, reloads): a pass whose loop stopped
+    before applying must neither lose its counts (`stop` applies them) nor stop later tallies."""
+    metrics = Metrics()
+    child = metrics.labelled(metrics.actions, "allow")
+
+    loop = asyncio.new_event_loop()
+    asyncio.events._set_running_loop(loop)  # a pass of this loop...
+    try:
+        metrics.count(child)  # ...schedules the apply on it...
+    finally:
+        asyncio.events._set_running_loop(None)
+    loop.close()  # ...and the loop ends before running it
+    assert b'aimds_verdicts_total{action="allow"} 1.0' not in generate_latest(metrics.registry)
+    metrics.apply()  # what `Service.stop` does
+    assert b'aimds_verdicts_total{action="allow"} 1.0' in generate_latest(metrics.registry)
+
+    async def count_on_a_new_loop() -> bytes:
+        metrics.count(child, 2)
+        await asyncio.sleep(0)
+        return generate_latest(metrics.registry)
+
+    assert b'aimds_verdicts_total{action="allow"} 3.0' in asyncio.run(count_on_a_new_loop())

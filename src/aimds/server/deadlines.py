@@ -15,6 +15,8 @@ from collections import deque
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+# The loop may run a timer a little early (uvloop rounds to the millisecond): due means due within this.
+_SLACK_S = 0.002
 
 
 class Watch:
@@ -34,8 +36,6 @@ class Watch:
     def expire(self) -> None:
         self.expired = True
         self.task.cancel()
-# The loop may run a timer a little early (uvloop rounds to the millisecond): due means due within this.
-_SLACK_S = 0.002
 
 
 class Deadlines:

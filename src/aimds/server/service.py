@@ -401,8 +401,10 @@ class Service:
         self.committer.start()
 
     def stop(self) -> None:
-        """Store what is queued. The store stays open: the app may be started again (tests, reloads)."""
+        """Store what is queued, apply the metrics' tally (the loop may not run another pass). The store
+        stays open: the app may be started again (tests, reloads)."""
         self.committer.stop()
+        self.metrics.apply()
 
 
 def _guard_error(exc: AimdsError) -> Exception:
