@@ -399,6 +399,7 @@ class Service:
 
     def start(self) -> None:
         self.committer.start()
+        self.metrics.apply()  # a tally a previous loop left unapplied, and its apply no longer pending
 
     def stop(self) -> None:
         """Store what is queued, apply the metrics' tally (the loop may not run another pass). The store
