@@ -28,14 +28,14 @@ def test_request_id_is_added_once_to_any_response() -> None:
     assert isinstance(fast, JsonResponse) and not isinstance(other, JsonResponse)
 
 
-def test_header_reads_the_first_value_of_a_header_as_starlette_does() -> None:
+def test_request_header_reads_the_first_value_of_a_header_as_starlette_does() -> None:
     from starlette.requests import Request
 
-    from aimds.server.http import header
+    from aimds.server.http import request_header
 
     raw = [(b"host", b"x"), (b"authorization", b"Bearer first"), (b"x-forwarded-for", b"1.2.3.4"),
            (b"authorization", b"Bearer second"), (b"content-type", b"")]
     request = Request({"type": "http", "headers": raw})
     for name in ("authorization", "x-forwarded-for", "content-type", "x-request-id"):
-        assert header(request, name.encode()) == request.headers.get(name)
-    assert header(request, b"authorization") == "Bearer first" and header(request, b"content-type") == ""
+        assert request_header(request, name.encode()) == request.headers.get(name)
+    assert request_header(request, b"authorization") == "Bearer first" and request_header(request, b"content-type") == ""

@@ -74,7 +74,7 @@ class _RequestIds:
 _request_ids = _RequestIds()
 
 
-def header(request: Request, name: bytes) -> str | None:
+def request_header(request: Request, name: bytes) -> str | None:
     """The first value of the header ``name`` (lower case), from one dict of the request's headers:
     the four a check reads cost 4 us through Starlette's `Headers` (a scan of the list per lookup)
     against about 1 us this way."""
@@ -87,7 +87,7 @@ def header(request: Request, name: bytes) -> str | None:
 
 
 def request_id_of(request: Request) -> str:
-    given = header(request, b"x-request-id") or ""
+    given = request_header(request, b"x-request-id") or ""
     if 0 < len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum():
         return given
     return _request_ids.new()

@@ -35,7 +35,7 @@ from aimds.server.batcher import CheckBatcher
 from aimds.server.commit import committer_for
 from aimds.server.deadlines import Deadlines
 from aimds.server.errors import ApiError
-from aimds.server.http import Handler, add_request_id, header, request_id_of, within
+from aimds.server.http import Handler, add_request_id, request_header, request_id_of, within
 from aimds.server.logs import request_id
 from aimds.server.metrics import Metrics
 from aimds.server.settings import ServerSettings
@@ -129,7 +129,8 @@ class Service:
             principal = None
             try:
                 if roles is not None:
-                    principal = await self._admit(header(request, b"authorization") or "", self.client_address(request))
+                    authorization = request_header(request, b"authorization") or ""
+                    principal = await self._admit(authorization, self.client_address(request))
                     require(principal, roles)
                 response = await handler(self, request, principal)
             except ApiError as exc:
@@ -160,7 +161,7 @@ class Service:
 
     def client_address(self, request: Request) -> str:
         if self.settings.trust_forwarded_for:
-            forwarded = header(request, b"x-forwarded-for")
+            forwarded = request_header(request, b"x-forwarded-for")
             if forwarded:
                 return forwarded.split(",")[0].strip()[:64]
         client = request.scope.get("client")
@@ -239,7 +240,7 @@ class Service:
     # --- request bodies -------------------------------------------------------------------------
     def check_length(self, request: Request) -> None:
         limit = self.settings.max_body_bytes
-        length = header(request, b"content-length")
+        length = request_header(request, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             raise ApiError(413, "body_too_large", f"request body exceeds {limit} bytes")
 
@@ -281,7 +282,7 @@ class Service:
         """Read and validate a JSON body (422 names the field). ``fast`` accepts the common, plainly
         valid bodies without pydantic; anything it does not accept goes through the model, so errors
         are always the model's. With ``optional``, an empty body means the model's defaults."""
-        ctype = header(request, b"content-type")
+        ctype = request_header(request, b"content-type")
         if ctype is None:
             ctype = "application/json"
         if not ctype.startswith("application/json"):
