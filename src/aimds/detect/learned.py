@@ -255,65 +255,6 @@ def _counts(n: int, starts: np.ndarray) -> np.ndarray:
     return count
 
 
-_U64 = np.dtype(np.uint64)
-_CHAR_SHORTFALL_F = _CHAR_SHORTFALL.astype(np.float64)
-
-
-def _grid_hashes(featurizer: Featurizer, lowered: str) -> tuple[int, np.ndarray, np.ndarray] | None:
-    """`Featurizer.buckets` of one text in fewer numpy calls, for scoring it: ``(n, idx, starts)``
-    with the 3-, 4- and 5-grams in three rows of ``n - 2`` slots each, so that one pass over strided
-    views of the prefix sums (and one of the powers) hashes all three lengths. The 4-gram row's last
-    slot and the 5-gram row's last two hold no n-gram (they read past the text's end): their weights
-    must be zeroed. Words and bigrams follow, as in `Featurizer.buckets`. None under 5 characters."""
-    if lowered.isascii():
-        encoded = lowered.encode("ascii")
-        cp = np.frombuffer(encoded.translate(_FOLD_ASCII), dtype=np.uint8)
-        padded = np.frombuffer(b"\0" + encoded.translate(_WORD_ASCII) + b"\0", dtype=np.bool_)
-    else:
-        cp, word = featurizer.fold(lowered)
-        padded = np.zeros(len(cp) + 2, dtype=bool)
-        padded[1:-1] = word
-    n = len(cp)
-    if n < 5:
-        return None
-    pw, iv, before = featurizer._powers.upto(n + 2)
-    edges = (padded[1:] != padded[:-1]).nonzero()[0]  # word starts and ends, interleaved
-    nw = len(edges) >> 1
-    k = n - 2
-    # g[i] = sum of cp[j] * P**-j for j < i; g[n+1], g[n+2] are never set: only empty slots read them
-    g = np.empty(n + 3, dtype=np.uint64)
-    g[0] = 0
-    sums = g[: n + 1]
-    np.multiply(cp, iv[:n], out=g[1 : n + 1])
-    np.add.accumulate(sums, out=sums)
-    h = np.empty(3 * k + max(2 * nw - 1, 0), dtype=np.uint64)
-    grams = h[: 3 * k].reshape(3, k)
-    # row r, slot i: the (r+3)-gram at i, P**(i+r+2) * (g[i+r+3] - g[i]) (see Featurizer.buckets)
-    np.subtract(np.ndarray((3, k), _U64, g, 24, (8, 8)), g[:k], out=grams)
-    np.multiply(grams, np.ndarray((3, k), _U64, pw, 16, (8, 8)), out=grams)
-    starts = edges[0::2]
-    if nw:
-        words = h[3 * k : 3 * k + nw]
-        bounds = g.take(edges)
-        np.subtract(bounds[1::2], bounds[0::2], out=words)
-        np.multiply(words, before.take(edges[1::2]), out=words)
-        words += _WORD_SALT_MIXED
-        if nw > 1:
-            pairs = h[3 * k + nw :]
-            np.multiply(words[:-1], _BIGRAM_MUL, out=pairs)
-            pairs += words[1:]
-    np.right_shift(h, featurizer._shift, out=h)  # under 2**24, empty slots too: valid buckets
-    return n, h.view(np.intp), starts
-
-
-def _flat_idx(n: int, idx: np.ndarray) -> np.ndarray:
-    """`_grid_hashes`'s buckets in `Featurizer.buckets`'s layout (the grid's empty slots dropped)."""
-    if n < 5:  # not a grid: `FastScorer._worst` took `Featurizer.buckets` for these
-        return idx
-    k = n - 2
-    return np.concatenate((idx[: 2 * k - 1], idx[2 * k : 3 * k - 2], idx[3 * k :]))
-
-
 def position_sums(hashed: Hashed, weights: np.ndarray) -> np.ndarray:
     """Per start position: the sum of the weights of the features starting there.
 
@@ -393,25 +334,6 @@ def _worst_long(padded: np.ndarray, count: np.ndarray, bias: float, window: int,
         bounds = np.array(lines, dtype=np.int64)
         starts, stops = bounds[:, 0], bounds[:, 1]
         line_means = (cum[stops] - cum[starts]) / np.maximum(seen[stops] - seen[starts], min_features)
-        k = int(line_means.argmax())
-        if bias + float(line_means[k]) > best.logit:
-            best = WindowScore(bias + float(line_means[k]), int(starts[k]), int(stops[k]))
-    return best
-
-
-def _worst_of_sums(cum: np.ndarray, bias: float, window: int, text: str, min_features: int) -> WindowScore:
-    """`_worst_long` from the running sums of the position sums (row 0) and of the counts (row 1,
-    in float64, which holds them exactly): the same additions and divisions, bit for bit."""
-    sums = np.subtract(cum[:, window:], cum[:, :-window])
-    means = np.divide(sums[0], sums[1], out=sums[0])
-    j = int(means.argmax())
-    best = WindowScore(bias + float(means[j]), j, j + window)
-    lines = scorable_lines(text, window)
-    if lines:
-        bounds = np.array(lines, dtype=np.intp)
-        starts, stops = bounds[:, 0], bounds[:, 1]
-        at_starts, at_stops = cum[:, starts], cum[:, stops]
-        line_means = (at_stops[0] - at_starts[0]) / np.maximum(at_stops[1] - at_starts[1], min_features)
         k = int(line_means.argmax())
         if bias + float(line_means[k]) > best.logit:
             best = WindowScore(bias + float(line_means[k]), int(starts[k]), int(stops[k]))
@@ -559,61 +481,23 @@ class FastScorer:
     def __init__(self, model: FastModel) -> None:
         self.model = model
         self.featurizer = Featurizer(model.bits)
-        # float64 weights (exactly the float32 ones): the gather then needs no conversion pass. Adding
-        # +0.0 turns a -0.0 weight into +0.0: that changes no sum (each starts from +0.0), and lets
-        # `_worst` add a position's first two weights together without a zero before them.
-        self._weights = model.weights.astype(np.float64) + 0.0
+        # float64 weights (exactly the float32 ones): the gather then needs no conversion pass
+        self._weights = model.weights.astype(np.float64)
 
     def logit(self, text: str) -> float:
         """Raw worst-window logit (what training calibrates)."""
         return self._worst(text)[0].logit
 
     def _worst(self, text: str) -> tuple[WindowScore, tuple[int, np.ndarray, np.ndarray], np.ndarray]:
-        """`worst_window` of the text, with its buckets and ``[0.0, *position sums]``, bit for bit.
-
-        The buckets are in `_grid_hashes`'s layout (`Featurizer.buckets`'s under 5 characters, see
-        `_flat_idx`). Position sums add each position's 3-, 4- and 5-gram weights in that order, then
-        its word's and bigram's, as `_padded_sums` does. Counts per position are only built for texts
-        longer than a window, in a second row under the sums, so that one running sum and one
-        difference serve both; a shorter text needs just their sum, the number of features."""
+        """`worst_window` of the text, with its buckets and ``[0.0, *position sums]``. Counts per
+        position are only built for texts longer than a window: a shorter one needs just their
+        sum, the number of features."""
         m = self.model
-        lowered = self.featurizer.lower(text)
-        grid = _grid_hashes(self.featurizer, lowered)
-        if grid is None:
-            buckets = n, idx, starts = self.featurizer.buckets(lowered)
-            padded = _padded_sums(n, idx, starts, self._weights)
+        buckets = n, idx, starts = self.featurizer.buckets(self.featurizer.lower(text))
+        padded = _padded_sums(n, idx, starts, self._weights)
+        if n <= m.window:
             return WindowScore(m.bias + float(padded.sum()) / max(len(idx), m.min_features), 0, n), buckets, padded
-        n, h, starts = grid
-        k, nw = n - 2, len(starts)
-        w = self._weights.take(h)
-        four, five = w[k : 2 * k], w[2 * k : 3 * k]
-        four[-1] = 0.0  # the grid's slots past the text's last 4- and 5-grams
-        five[-2:] = 0.0
-        long = n > m.window
-        rows = np.empty((2, n + 1) if long else (1, n + 1))
-        padded = rows[0]
-        padded[0] = 0.0
-        total = padded[1:]
-        chars = total[:k]
-        np.add(w[:k], four, out=chars)
-        chars += five
-        total[k:] = 0.0
-        if nw:
-            at_words = total.take(starts)
-            at_words += w[3 * k : 3 * k + nw]
-            at_words[:-1] += w[3 * k + nw :]
-            total[starts] = at_words
-        if not long:  # 3n - 9 char n-grams: the grid's size less its 3 empty slots
-            return WindowScore(m.bias + float(padded.sum()) / max(len(h) - 3, m.min_features), 0, n), grid, padded
-        seen = rows[1]
-        seen[0] = 0.0
-        count = seen[1:]
-        count.fill(3.0)
-        if nw:
-            count.put(starts, 5.0)
-            count[starts[-1]] -= 1.0
-        count[-4:] -= _CHAR_SHORTFALL_F
-        return _worst_of_sums(np.add.accumulate(rows, axis=1), m.bias, m.window, text, m.min_features), grid, padded
+        return _worst_long(padded, _counts(n, starts), m.bias, m.window, text, m.min_features), buckets, padded
 
     def score(self, text: str, detail_floor: float = 0.0) -> Scored:
         """Calibrated score; the payload span and the kind head are only worked out above ``detail_floor``."""
@@ -622,7 +506,7 @@ class FastScorer:
         score = m.calibrate(best.logit)
         if score < detail_floor:
             return Scored(score, best.start, best.end, 0.0)
-        hashed = Hashed(n, _flat_idx(n, idx), _counts(n, starts), starts)
+        hashed = Hashed(n, idx, _counts(n, starts), starts)
         start, end = focus(padded[1:], hashed.count, best, m.bias)
         kind_idx = hashed.between(best.start, best.end)
         kind_logit = m.kind_bias + (_mean32(m.kind_weights.take(kind_idx)) if kind_idx.size else 0.0)
