@@ -206,3 +206,41 @@ def test_score_many_matches_score_on_any_texts(texts: list[str]) -> None:
 def test_scan_many_matches_scan(detector: LearnedDetector) -> None:
     prepared = [_prepared(t) for t in FRESH_BENIGN + [PAYLOAD, "", "  "]]
     assert detector.scan_many(prepared) == [detector.scan(p) for p in prepared]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab  \t\n\n\r.é汉😀\ud800xyz"), min_size=0, max_size=120), max_size=60),
+       st.sampled_from([16, 40, 192]))
+def test_line_bounds_are_scorable_lines(lines: list[str], window: int) -> None:
+    """The numpy path (many line breaks) and the loop find the same lines as `scorable_lines`."""
+    from aimds.detect.learned import _VECTOR_LINES, _line_bounds, scorable_lines
+
+    text = "\n".join(lines)
+    found = _line_bounds(text, window)
+    expected = scorable_lines(text, window)
+    assert (found is None) == (not expected)
+    if found is not None:
+        assert list(zip(found[0].tolist(), found[1].tolist())) == expected
+    many = "\n".join(lines + [""] * _VECTOR_LINES)  # enough breaks for the numpy path
+    found = _line_bounds(many, window)
+    expected = scorable_lines(many, window)
+    assert (found is None) == (not expected)
+    if found is not None:
+        assert list(zip(found[0].tolist(), found[1].tolist())) == expected
+
+
+@pytest.mark.parametrize("window", [40, 192])
+def test_line_bounds_at_the_edges(window: int) -> None:
+    """Lines just under, at and over the limits (16 visible characters, two blanks, a window)."""
+    from aimds.detect.learned import _VECTOR_LINES, _line_bounds, scorable_lines
+
+    def line(size: int, blank: str = " ") -> str:
+        return (("abcdefg" + blank) * size)[:size]
+
+    lines = [line(size, blank) for size in (15, 16, 17, 18, 19, window - 1, window, window + 1)
+             for blank in (" ", "\t", "\r", "é")] + ["a b " + "x" * 14, "a b " + "x" * 12, "ab\t" + "y" * 20]
+    for text in ("\n".join(lines), "\n".join(lines * 3 + [""] * _VECTOR_LINES)):
+        expected = scorable_lines(text, window)
+        assert any(b - a == window - 1 for a, b in expected)  # the longest that counts is in
+        found = _line_bounds(text, window)
+        assert found is not None and list(zip(found[0].tolist(), found[1].tolist())) == expected
