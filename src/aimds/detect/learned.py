@@ -303,8 +303,9 @@ def worst_window(total: np.ndarray, count: np.ndarray, bias: float, window: int,
     """
     n = len(total)
     if n <= window:
-        c = max(int(count.sum()), min_features)
-        return WindowScore(bias + float(total.sum()) / c, 0, n)
+        # np.add.reduce is what ndarray.sum calls, without its Python-level wrapper
+        c = max(int(np.add.reduce(count)), min_features)
+        return WindowScore(bias + float(np.add.reduce(total)) / c, 0, n)
     padded = np.empty(n + 1)
     padded[0] = 0.0
     padded[1:] = total
@@ -537,7 +538,8 @@ class FastScorer:
         buckets = n, idx, starts = self.featurizer.buckets(self.featurizer.lower(text))
         padded = _padded_sums(n, idx, starts, self._weights)
         if n <= m.window:
-            return WindowScore(m.bias + float(padded.sum()) / max(len(idx), m.min_features), 0, n), buckets, padded
+            total = float(np.add.reduce(padded))  # ndarray.sum without its Python-level wrapper
+            return WindowScore(m.bias + total / max(len(idx), m.min_features), 0, n), buckets, padded
         return _worst_long(padded, _counts(n, starts), m.bias, m.window, text, m.min_features), buckets, padded
 
     def score(self, text: str, detail_floor: float = 0.0) -> Scored:
