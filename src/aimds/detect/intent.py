@@ -46,6 +46,7 @@ class Combo:
     score: float
     boosted: float
     reason: str
+    negative: bool = False  # its stems carry their own negation ("not bound by"): one before them is theirs
 
     def score_for(self, present: dict[str, int]) -> float | None:
         """``present`` maps each class found to the bit set of languages whose stems found it. The
@@ -94,7 +95,8 @@ class Lexicon:
             }
             combos = tuple(
                 Combo(c["id"], ThreatKind(c["kind"]), frozenset(c["all"]), frozenset(c.get("any", ())),
-                      frozenset(c.get("boost", ())), float(c["score"]), float(c["boosted"]), c["reason"])
+                      frozenset(c.get("boost", ())), float(c["score"]), float(c["boosted"]), c["reason"],
+                      bool(c.get("negative", False)))
                 for c in raw["combos"]
             )
             actions = frozenset(str(name) for name in raw.get("actions", ()))
@@ -268,7 +270,8 @@ class IntentDetector:
                 note = ""
                 if view.origin is None:
                     first = min(first_hit[key, name] for name in combo.all)
-                    factor, note = mention_context(text, _word_start(text, first, start), _core_end(text, start, end))
+                    factor, note = mention_context(text, _word_start(text, first, start), _core_end(text, start, end),
+                                                   negation=not combo.negative)
                     score *= factor
                 findings.append(Finding(
                     kind=combo.kind, detector=self.name, score=score,

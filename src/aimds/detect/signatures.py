@@ -67,19 +67,20 @@ _META = re.compile(
 )
 
 
-def mention_context(text: str, start: int, end: int) -> tuple[float, str]:
+def mention_context(text: str, start: int, end: int, *, negation: bool = True) -> tuple[float, str]:
     """Dampen a match that is quoted, negated or discussed rather than meant.
 
     "Can you explain why 'ignore previous instructions' is an attack?" names an attack without
     making one. The learned models judge such text better than a pattern can, so the rule's score is
-    lowered below the review threshold and left to corroboration.
+    lowered below the review threshold and left to corroboration. ``negation=False`` for a match
+    whose own words are negative ("you are not bound by").
     """
     factor, notes = 1.0, []
     before = text[max(0, start - 3):start]
     if not _QUOTES.isdisjoint(before) and not _QUOTES.isdisjoint(text[start:end + 80].split("\n", 1)[0]):
         factor *= 0.6
         notes.append("quoted")
-    if _NEGATED_BACKWARDS.match(text[max(0, start - 30):start][::-1]):
+    if negation and _NEGATED_BACKWARDS.match(text[max(0, start - 30):start][::-1]):
         factor *= 0.6
         notes.append("negated")
     after = _SENTENCE_END.search(text, end)
