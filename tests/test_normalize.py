@@ -195,7 +195,7 @@ def test_models_read_the_folded_view_only_when_tricks_hid_much_of_the_text():
     heavy = prep("".join("\\" + c for c in ATTACK))
     assert [v.name for v in heavy.model_views] == ["normalized", "folded"]
     assert heavy.model_views[1].text == ATTACK
-    light = prep("I was 1st to read the well-known e-book")  # folded exists, but barely differs
+    light = prep("I was first to read the well-known h4x0r e-book")  # folded exists, but barely differs
     assert light.view("folded") is not None
     assert [v.name for v in light.model_views] == ["normalized"]
     blob = base64.b64encode(ATTACK.encode()).decode()

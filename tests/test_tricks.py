@@ -79,7 +79,8 @@ def test_inner_separators_found_in_ascii_text_as_the_regex_finds_them() -> None:
         ("insтructions", "instructions"),  # Cyrillic te, kept by the confusable fold
         ("ᴘʀᴏᴍᴘᴛ", "prompt"),  # small capitals
         ("€x€cute sys+€m", "execute system"),  # the euro sign passes for an "e", also next to leet
-        ("price: €5 or 5€, π = 3.14", None),  # a lookalike with no letter beside it stays
+        ("price: €5 or 5€, π = 3.14", None),
+        ("at 6:30am on the 1st, 8GB free", None),  # a number with its unit or ordinal is not leet  # a lookalike with no letter beside it stays
         ("Привет мир, как дела? Тест окончен.", None),  # real Cyrillic text is not Latinised
     ],
 )

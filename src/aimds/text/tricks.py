@@ -1,7 +1,7 @@
 """The ``folded`` view: leetspeak and spacing tricks undone, for keyword matching only.
 
-Kept apart from ``normalized`` on purpose: undoing the tricks also mangles ordinary text ("1st"
-becomes "ist", "well-known" becomes "wellknown", "a b c" becomes "abc"), which would hurt detectors
+Kept apart from ``normalized`` on purpose: undoing the tricks also mangles ordinary text ("h4x"
+becomes "hax", "well-known" becomes "wellknown", "a b c" becomes "abc"), which would hurt detectors
 that read real prose, numbers, URLs or PII. The view exists only when it differs from ``normalized``.
 
 - letters that only look Latin and that ``normalized`` keeps because they are not confusables of
@@ -10,7 +10,8 @@ that read real prose, numbers, URLs or PII. The view exists only when it differs
   ``normalized``, folding real Cyrillic or Greek words too costs nothing;
 - leetspeak (1->i, 3->e, 0->o, 4->a, 5->s, 7->t, 8->b, @->a, $->s, +->t, !->i, |->i, "11" and
   "||"->"ll") is folded only inside word-sized tokens (2 to 32 characters) made of letters and those
-  digits/symbols alone, with at least one of each, so "2024", "$5", hex and base64 blobs stay. The
+  digits/symbols alone, with at least one of each, so "2024", "$5", hex and base64 blobs stay, and
+  not in a number with its unit or ordinal ("6:30am", "1st", "8gb": most prose has one). The
   punctuation among them counts only inside a word ("Hello!" stays), and not where it is the one
   separator between single letters ("A+B", "i|g|n|o|r|e": the separator rules below drop it);
 - letters spaced out with one repeated separator ("i g n o r e", "i.g.n.o.r.e") are joined;
@@ -231,13 +232,19 @@ def _unleet_tokens(text: str) -> str:
     return "".join(out)
 
 
+# a number with the unit or ordinal suffix that follows it in prose: not leet
+_NUMBER_WITH_UNIT = re.compile(r"[0-9]+(?:st|nd|rd|th|am|pm|s|k|m|h|d|x|kg|km|mm|cm|gb|mb|kb|tb|ms|px|hz|mph)", re.IGNORECASE)
+
+
 def _fold_leet(token: str) -> str:
     """``token`` with its leet characters folded, but not the punctuation at its ends, nor the one
     punctuation character that alternates with single letters ("A+B", "i|g|n|o|r|e")."""
     if "+" not in token and "!" not in token and "|" not in token:  # the usual token ("h1", "p4ss")
+        if _NUMBER_WITH_UNIT.fullmatch(token):
+            return token
         return token.replace("11", "ll").translate(_LEET)
     core = token.strip(_PUNCTUATION_LEET)
-    if not core:
+    if not core or _NUMBER_WITH_UNIT.fullmatch(core):
         return token
     start = token.index(core)
     separator = core[1:2]

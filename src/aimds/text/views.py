@@ -81,7 +81,7 @@ class Prepared:
         payload, and ``folded`` when undoing tricks removed at least a quarter of the characters.
 
         A text that is mostly separators ("\\I\\ \\h\\a\\v\\e", "i g n o r e") reads as noise to a model
-        of words; lightly folded text ("1st" -> "ist", "well-known" -> "wellknown") reads better as
+        of words; lightly folded text ("h4x" -> "hax", "well-known" -> "wellknown") reads better as
         it is, so it is left to the keyword detectors.
         """
         folded = markup_free = None
