@@ -317,14 +317,16 @@ def test_sqlite_expired_kept_values_are_purged(tmp_path) -> None:
     store.close()
 
 
-def test_sqlite_values_in_the_earlier_kept_table_are_found_replaced_and_purged(tmp_path) -> None:
-    """Values kept by versions that keyed table ``kept`` by the value's key: still read, and purged."""
+@pytest.mark.parametrize("table", ["kept", "kept_rows"])
+def test_sqlite_values_in_earlier_kept_tables_are_found_replaced_and_purged(tmp_path, table) -> None:
+    """Values kept by earlier versions (table ``kept``, keyed by the value's key; table ``kept_rows``,
+    with a unique index on it): still read, a value kept now wins over them, expired ones are purged."""
     from aimds.store import sqlite as sqlite_module
 
     now = [1000.0]
     store = SQLiteStore(tmp_path / "s.db", clock=lambda: now[0])
     with store._log:
-        store._log.executemany("INSERT INTO kept VALUES (?, ?, ?)",
+        store._log.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)",
                                [("verdict:a", b"old a", 1010.0), ("verdict:b", b"old b", 5000.0)])
     assert store.get_kept("verdict:a") == b"old a" and store.get_kept("verdict:b") == b"old b"
     store.append_linked("audit", [b"r"], lambda p, n, r: r, lambda seqs: [("verdict:b", b"new b")], 4000)
@@ -333,7 +335,7 @@ def test_sqlite_values_in_the_earlier_kept_table_are_found_replaced_and_purged(t
     assert store.get_kept("verdict:a") is None  # expired
     for i in range(sqlite_module._PURGE_KEPT_EVERY):
         store.append_linked("audit", [b"n"], lambda p, n, r: r, lambda seqs, i=i: [(f"n:{i}", b"y")], 4000)
-    assert [k for (k,) in store._log.execute("SELECT key FROM kept")] == ["verdict:b"]  # only "a" was due
+    assert [k for (k,) in store._log.execute(f"SELECT key FROM {table}")] == ["verdict:b"]  # only "a" was due
     store.close()
 
 
@@ -372,27 +374,6 @@ def test_sqlite_kept_keys_sharing_a_hash_are_told_apart(tmp_path, monkeypatch) -
         store.append_linked("audit", [b"n"], lambda p, n, r: r, lambda seqs, i=i: [(f"n:{i}", b"y")], 10)
     rows = store._log.execute("SELECT key, value FROM kept_hashed WHERE key IN ('a', 'b')").fetchall()
     assert rows == [("a", b"a2")] and store.get_kept("a") == b"a2"
-    store.close()
-
-
-def test_sqlite_values_in_the_kept_rows_table_are_found_replaced_and_purged(tmp_path) -> None:
-    """Values kept by the version with table ``kept_rows`` (a unique index on the key): still read, a
-    value kept now wins over them, and expired ones are purged."""
-    from aimds.store import sqlite as sqlite_module
-
-    now = [1000.0]
-    store = SQLiteStore(tmp_path / "s.db", clock=lambda: now[0])
-    with store._log:
-        store._log.executemany("INSERT INTO kept_rows VALUES (?, ?, ?)",
-                               [("verdict:a", b"old a", 1010.0), ("verdict:b", b"old b", 5000.0)])
-    assert store.get_kept("verdict:a") == b"old a" and store.get_kept("verdict:b") == b"old b"
-    store.append_linked("audit", [b"r"], lambda p, n, r: r, lambda seqs: [("verdict:b", b"new b")], 4000)
-    assert store.get_kept("verdict:b") == b"new b"
-    now[0] += 60
-    assert store.get_kept("verdict:a") is None
-    for i in range(sqlite_module._PURGE_KEPT_EVERY):
-        store.append_linked("audit", [b"n"], lambda p, n, r: r, lambda seqs, i=i: [(f"n:{i}", b"y")], 4000)
-    assert [k for (k,) in store._log.execute("SELECT key FROM kept_rows")] == ["verdict:b"]
     store.close()
 
 
