@@ -105,7 +105,7 @@ class Lexicon:
             raise RulePackError(f"intent lexicon is invalid: {exc}") from None
         for name, by_language in written.items():
             bad = [s for stems in by_language.values() for s in stems
-                   if s != s.lower() or not s.strip() or len(s.splitlines()) != 1]
+                   if s != s.lower() or not s.removeprefix(INSIDE_WORD).strip() or len(s.splitlines()) != 1]
             if bad:
                 raise RulePackError(f"intent lexicon class {name}: stems must be lower-case, non-blank, one line: {bad[:3]}")
         classes = {name: {language: _with_folded_forms(stems) for language, stems in by_language.items()}
@@ -131,6 +131,17 @@ def _with_folded_forms(stems: list[str]) -> tuple[str, ...]:
     return tuple(sorted(set(stems) | {f for f in folded if f.strip()}))
 
 
+INSIDE_WORD = "*"  # a stem written "*anweisung" also matches inside a word: German compounds ("Hauptanweisung")
+
+
+def _split_stems(stems: list[str]) -> tuple[list[str], list[str]]:
+    """Escaped stems matched at the start of a word (Latin, Cyrillic, Greek letters and digits), and
+    those matched anywhere: scripts written without spaces, and stems marked ``INSIDE_WORD``."""
+    word_start = [re.escape(s) for s in stems if s[0].isascii() and s[0].isalnum()]
+    anywhere = [re.escape(s.removeprefix(INSIDE_WORD)) for s in stems if not (s[0].isascii() and s[0].isalnum())]
+    return word_start, anywhere
+
+
 class _ClassMatcher:
     """Positions (character ends) of every class hit in a lower-cased text, with the languages
     whose stems made the hit."""
@@ -153,8 +164,7 @@ class _ClassMatcher:
             for stem, mask in masks.items():
                 by_mask.setdefault(mask, []).append(stem)
             for mask, stems in sorted(by_mask.items()):
-                word_start = [re.escape(s) for s in sorted(stems) if s[0].isascii() and s[0].isalnum()]
-                anywhere = [re.escape(s) for s in sorted(stems) if not (s[0].isascii() and s[0].isalnum())]
+                word_start, anywhere = _split_stems(sorted(stems))
                 if word_start:
                     expressions.append(("\\b(?:" + "|".join(word_start) + ")").encode("utf-8"))
                     ids.append((index, mask))
@@ -294,8 +304,7 @@ class _Negation:
         self._stems: dict[str, re.Pattern[str]] = {}
         for name in lexicon.actions:
             stems = sorted({s for by_language in lexicon.classes[name].values() for s in by_language}, key=len, reverse=True)
-            word_start = [re.escape(s) for s in stems if s[0].isascii() and s[0].isalnum()]
-            anywhere = [re.escape(s) for s in stems if not (s[0].isascii() and s[0].isalnum())]
+            word_start, anywhere = _split_stems(stems)
             parts = ([r"\b(?:" + "|".join(word_start) + ")"] if word_start else []) + (
                 ["(?:" + "|".join(anywhere) + ")"] if anywhere else [])
             self._stems[name] = re.compile("|".join(parts))

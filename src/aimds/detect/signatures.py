@@ -76,8 +76,8 @@ def mention_context(text: str, start: int, end: int, *, negation: bool = True) -
     whose own words are negative ("you are not bound by").
     """
     factor, notes = 1.0, []
-    before = text[max(0, start - 3):start]
-    if not _QUOTES.isdisjoint(before) and not _QUOTES.isdisjoint(text[start:end + 80].split("\n", 1)[0]):
+    line_end = text.find("\n", start, end + 80)
+    if _has_quote(text, max(0, start - 3), start) and _has_quote(text, start, end + 80 if line_end < 0 else line_end):
         factor *= 0.6
         notes.append("quoted")
     if negation and _NEGATED_BACKWARDS.match(text[max(0, start - 30):start][::-1]):
@@ -88,6 +88,22 @@ def mention_context(text: str, start: int, end: int, *, negation: bool = True) -
         factor *= 0.75
         notes.append("asked about")
     return max(factor, 0.3), (f" ({', '.join(notes)})" if notes else "")
+
+
+_APOSTROPHES = frozenset("'’")
+
+
+def _has_quote(text: str, lo: int, hi: int) -> bool:
+    """A quotation mark in ``text[lo:hi]``; an apostrophe between two letters is an elision or a
+    contraction ("l'invite", "don't"), not a quote."""
+    piece = text[lo:hi]
+    if _QUOTES.isdisjoint(piece):
+        return False
+    for i, char in enumerate(piece, lo):
+        if char in _QUOTES and not (char in _APOSTROPHES and 0 < i < len(text) - 1
+                                    and text[i - 1].isalpha() and text[i + 1].isalpha()):
+            return True
+    return False
 
 
 def _sentence_start(text: str, before: int) -> int:
