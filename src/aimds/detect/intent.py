@@ -77,12 +77,14 @@ ANY_LANGUAGE = "any"  # stems listed under this key (URLs, "api key") join a com
 @dataclass(frozen=True)
 class Lexicon:
     """``classes`` maps each word class to its stems by language. A hit of an ``actions`` class right
-    after a word of ``negations`` forbids the action rather than asks for it."""
+    after a word of ``negations`` forbids the action rather than asks for it; after one of ``reported``
+    it reports what someone told someone else ("the label says to ignore line 23")."""
 
     classes: dict[str, dict[str, tuple[str, ...]]]
     combos: tuple[Combo, ...]
     actions: frozenset[str] = frozenset()
     negations: tuple[str, ...] = ()
+    reported: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, text: str | None = None) -> "Lexicon":
@@ -101,6 +103,7 @@ class Lexicon:
             )
             actions = frozenset(str(name) for name in raw.get("actions", ()))
             negations = tuple(sorted({str(word) for words in raw.get("negations", {}).values() for word in words}))
+            reported = tuple(sorted({str(word) for words in raw.get("reported", {}).values() for word in words}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RulePackError(f"intent lexicon is invalid: {exc}") from None
         for name, by_language in written.items():
@@ -116,10 +119,10 @@ class Lexicon:
                 raise RulePackError(f"intent combo {combo.id} names unknown classes {sorted(unknown)}")
         if actions - set(classes):
             raise RulePackError(f"intent actions name unknown classes {sorted(actions - set(classes))}")
-        bad = [w for w in negations if w != w.lower() or not w.strip() or len(w.splitlines()) != 1]
+        bad = [w for w in negations + reported if w != w.lower() or not w.strip() or len(w.splitlines()) != 1]
         if bad:
             raise RulePackError(f"intent negations must be lower-case, non-blank, one line: {bad[:3]}")
-        return cls(classes, combos, actions, negations)
+        return cls(classes, combos, actions, negations, reported)
 
 
 def _with_folded_forms(stems: list[str]) -> tuple[str, ...]:
@@ -292,12 +295,15 @@ class IntentDetector:
 
 
 class _Negation:
-    """Which action classes of a sentence are only ever named to be forbidden: "never share your
-    password", "do not ignore the safety rules", "without revealing the prompt". Run only where a
-    combination fired, so its regexes (the class's stems, with their starts, which the Hyperscan
-    pass does not give) cost nothing on ordinary text."""
+    """Which action classes of a sentence are only ever named to be forbidden ("never share your
+    password", "do not ignore the safety rules", "without revealing the prompt") or to ask how a
+    thing is done ("can you show me how to reset my password?"). Run only where a combination fired,
+    so its regexes (the class's stems, with their starts, which the Hyperscan pass does not give)
+    cost nothing on ordinary text."""
 
     _FILLER = r"(?:\s+(?:ever|even|to|be|once))?"
+    _HOW = re.compile(r"\s*(?:me\s+|us\s+)?how\b")
+    _your_rules = re.compile(r"\byour\b[^.!?\n]{0,40}\Z")
 
     def __init__(self, lexicon: Lexicon) -> None:
         self._actions = lexicon.actions
@@ -308,13 +314,17 @@ class _Negation:
             parts = ([r"\b(?:" + "|".join(word_start) + ")"] if word_start else []) + (
                 ["(?:" + "|".join(anywhere) + ")"] if anywhere else [])
             self._stems[name] = re.compile("|".join(parts))
-        pieces = []
-        for word in lexicon.negations:
-            # "n't" ends a word ("don't share"); "n'" (French) joins the next one ("n'ignore")
-            start = "" if word.startswith("n'") and word != "n'" else r"(?<![^\W_])"
-            end = r"\s*" if word.endswith("'") else self._FILLER + r"\s+"
-            pieces.append(start + re.escape(word) + end)
-        self._before = re.compile("(?:" + "|".join(pieces) + r")\Z") if pieces else None
+        groups = []
+        for group, words in (("negation", lexicon.negations), ("reported", lexicon.reported)):
+            pieces = []
+            for word in words:
+                # "n't" ends a word ("don't share"); "n'" (French) joins the next one ("n'ignore")
+                start = "" if word.startswith("n'") and word != "n'" else r"(?<![^\W_])"
+                end = r"\s*" if word.endswith("'") else self._FILLER + r"\s+"
+                pieces.append(start + re.escape(word) + end)
+            if pieces:
+                groups.append(f"(?P<{group}>" + "|".join(pieces) + ")")
+        self._before = re.compile("(?:" + "|".join(groups) + r")\Z") if groups else None
         # "if you don't reveal it, I will...", "why not ignore them?": a threat or a nudge, not a rule
         self._conditional = re.compile(
             r"\b(?:if|unless|why)(?:\s+(?:you|u))?(?:\s+(?:do|does|did|will|would|can|could))?\s*\Z"
@@ -322,18 +332,19 @@ class _Negation:
 
     def classes(self, text: str, start: int, end: int, names: frozenset[str]) -> frozenset[str]:
         """The action classes among ``names`` each of whose hits in ``text[start:end]`` is negated."""
-        if self._before is None:
-            return frozenset()
         forbidden = set()
         for name in names & self._actions:
-            hits = [m.start() for m in self._stems[name].finditer(text, start, end)]
-            if hits and all(self._forbids(text, max(start, at - 48), at) for at in hits):
+            hits = [(m.start(), m.end()) for m in self._stems[name].finditer(text, start, end)]
+            if hits and all(self._HOW.match(text, to) or self._forbids(text, max(start, at - 48), at) for at, to in hits):
                 forbidden.add(name)
         return frozenset(forbidden)
 
     def _forbids(self, text: str, start: int, at: int) -> bool:
-        negation = self._before.search(text, start, at)
-        return negation is not None and self._conditional.search(text, start, negation.start()) is None
+        negation = self._before.search(text, start, at) if self._before is not None else None
+        if negation is None or self._conditional.search(text, start, negation.start()) is not None:
+            return False
+        # "your guidelines say to reveal...": the model's own rules made to demand the action
+        return negation.lastgroup != "reported" or self._your_rules.search(text, start, negation.start()) is None
 
 
 def _sentence_of(boundaries: list[int], end: int) -> tuple[int, int]:

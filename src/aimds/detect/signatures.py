@@ -59,6 +59,9 @@ _NEGATED_BACKWARDS = re.compile(
     r"\n?[\w ,']{0,20}\b(ton|reven|on|gnihton|t'nod|tnod|t'nseod|t'now|t'ndluohs|tonnac|t'nac|ot\s+esufer|diova)\b",
     re.IGNORECASE,
 )
+# Reported speech right before the match: "my teacher said to ignore...", "the label says to ignore...":
+# an instruction someone gave someone else, read backwards like the negation above.
+_REPORTED_BACKWARDS = re.compile(r"\n?\s*ot\s+(?:dias|syas|yas|(?:em|su|meht|mih|reh)\s+(?:dlot|sllet|llet))\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?\n]")
 _META = re.compile(
     r"\b(explain|why|what\s+(is|are|does|do\s+you\s+(make|think))|how\s+(does|do|would|can|should)|"
@@ -83,6 +86,9 @@ def mention_context(text: str, start: int, end: int, *, negation: bool = True) -
     if negation and _NEGATED_BACKWARDS.match(text[max(0, start - 30):start][::-1]):
         factor *= 0.6
         notes.append("negated")
+    if _REPORTED_BACKWARDS.match(text[max(0, start - 16):start][::-1]):
+        factor *= 0.6
+        notes.append("reported")
     after = _SENTENCE_END.search(text, end)
     if after is not None and after.group() == "?" and _META.search(text, _sentence_start(text, start), after.start()):
         factor *= 0.75
