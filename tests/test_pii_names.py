@@ -138,3 +138,55 @@ def test_hostile_input_stays_linear() -> None:
     start = time.perf_counter()
     DET.find(hostile)
     assert time.perf_counter() - start < 10  # quadratic dedupe or backtracking would take minutes
+
+
+def _shared_scan():
+    pytest.importorskip("hyperscan")  # without it PatternSet runs the regexes directly
+    from aimds.detect.sharedscan import SharedScan
+
+    return SharedScan(DET.pattern_groups())
+
+
+def _soup(rng, n: int) -> str:
+    """Capitalised words, particles, initials, cues and words ending in a capital ("PhD", "DoD"),
+    which the run prefilter does not see, in runs long and short, with hostile separators."""
+    words = ["PhD", "Anna", "Schmidt", "van", "der", "de", "Berg", "Dr.", "Mr", "Will", "Smith", "DoD", "SaaS",
+             "GmbH", "O'Brien", "O’Neil", "Jean-Pierre", "Lefèvre", "Łukasz", "Dear", "my name is", "Regards,\n",
+             "the", "x", "John", "F.", "Kennedy", "Street", "Victoria", "McDonaldS", "Él", "Ñandú", "AbC", "y",
+             "12", "Hi", "ÉMILE", "Ab-Cd", "-", "’", "AbCdEfGhIjKlMnOpQrStUvWxYzAbCd", "A" + "a" * 30, "I", "é"]
+    seps = [" ", " ", "  ", "\t", ", ", "\n", ". ", "", "-", ": ", "\r\n"]
+    return "".join(rng.choice(words) + rng.choice(seps) for _ in range(n))
+
+
+def test_hit_anchored_matching_equals_the_windowed_scan() -> None:
+    """With a shared scan, the patterns are tried only where a hit says a match can start; the
+    matches must be exactly those of PatternSet.finditer over its windows, edge effects included."""
+    import random
+
+    shared = _shared_scan()
+    recognizer = default_recognizer()
+    rng = random.Random(5)
+    texts = [_soup(rng, rng.randint(1, 300)) for _ in range(1500)]
+    # a run whose first word ends in a capital, found only because another name's window reaches it
+    texts.append("our PhD Smith said" + " so" * 60 + " and Anna Schmidt agreed.")
+    for text in texts:
+        hits = shared.bind()
+        windowed = [(i, m.span(), m.groupdict()) for i, m in recognizer._patterns.finditer(text, hits)]
+        anchored = [(i, m.span(), m.groupdict()) for i, m in recognizer._matches(text, hits)]
+        assert anchored == windowed, text
+    assert (0, (4, 13), {}) in windowed  # "PhD Smith", so the second prefilter was needed there
+
+
+def test_names_found_with_the_shared_scan_equal_those_found_alone() -> None:
+    import random
+
+    shared = _shared_scan()
+    rng = random.Random(9)
+    texts = [_soup(rng, rng.randint(1, 120)) for _ in range(300)]
+    texts.append("Dear Anna Schmidt, I met Dr. Weber and Mme Dubois; Jan van der Berg and John F. Kennedy.")
+    found = 0
+    for text in texts:
+        alone = DET.find(text)
+        assert DET.find(text, shared.bind()) == alone, text
+        found += sum(c.entity == "PERSON" for c in alone)
+    assert found > 100

@@ -16,6 +16,7 @@ Only Latin-script names written with a capital initial are found (not "john smit
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Iterable
@@ -28,6 +29,11 @@ import yaml
 
 from aimds import yamlio
 from aimds.detect.prefilter import PatternSet, PatternSpec
+
+try:  # Python 3.11+
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
 from aimds.detect.sharedscan import PatternGroup, ScanHits
 from aimds.errors import RulePackError
 
@@ -131,17 +137,48 @@ class NameRecognizer:
                                     rf"(?=(?P<word>{_WORD}))",
                         prefilter=rf"(?:{_ascii_only(cue)}){_CUE_SEPARATOR}{_HS_WORD}"),
         ])
+        self._compile_anchors(connector, particle, cue, [*phrases, *title_forms])
+
+    def _compile_anchors(self, connector: str, particle: str, cue: str, cue_words: list[str]) -> None:
+        """What `find` needs to try the two patterns only where a Hyperscan hit says a match can start.
+
+        Every match of name.run holds a prefilter hit ending 2-4 characters into its second word,
+        except where its first word ends in an ASCII capital ("PhD Smith": the prefilter wants a
+        lower-case letter before the space); a second prefilter reports those pairs. Every match of
+        name.cue has a hit 2-4 characters into the word after it. So a match starts at most
+        ``reach`` characters before a hit, at a position where the pattern's first items match."""
+        self._run_re = re.compile(self._patterns.specs[0].regex, re.ASCII)
+        self._cue_re = re.compile(self._patterns.specs[1].regex, re.ASCII)
+        # Where each pattern can start: its own leading items, all but the first character looked
+        # at rather than consumed, so that no start inside another's leading items is skipped.
+        self._run_start = re.compile(
+            rf"[{_UPPER}](?<![{_LETTER}0-9'’-].)(?={_WORD[len(f'[{_UPPER}]'):]}[ \t]{{1,2}}{connector}[{_UPPER}])",
+            re.ASCII)
+        self._cue_start = re.compile(rf"\b(?={_first_letters(cue_words)})(?=(?:{cue}){_CUE_SEPARATOR}[{_UPPER}])", re.ASCII)
+        hs_word_end = 4  # a hit ends at most this far into the word it ends in (_HS_WORD's width)
+        self._run_reach = _max_width(rf"{_WORD}[ \t]{{1,2}}{connector}") + hs_word_end
+        self._cue_reach = _max_width(rf"(?:{cue}){_CUE_SEPARATOR}") + hs_word_end
+        self._capital_end = PatternSet([
+            PatternSpec("name.run_capital_end", rf"[A-Z][ \t]{{1,2}}{connector}{_WORD}",
+                        prefilter=rf"[A-Z][ \t]{{1,2}}(?:[A-Z?]\.[ \t]{{1,2}})?"
+                                  rf"(?:(?:{particle})[ \t]{{1,2}}){{0,2}}{_HS_WORD}"),
+        ])
 
     @property
     def group(self) -> PatternGroup | None:
         """What `SharedScan` compiles for the two patterns."""
         return self._patterns.group
 
+    @property
+    def groups(self) -> tuple[PatternGroup, ...]:
+        """Every group `SharedScan` should compile for `find`: the patterns' and the run starts' one."""
+        return tuple(g for g in (self._patterns.group, self._capital_end.group) if g is not None)
+
     def find(self, text: str, shared: ScanHits | None = None) -> list[NameMatch]:
         """Names in ``text``; a name seen both after a cue and in a run may be reported twice
         (overlapping spans: the caller keeps the more confident)."""
         out: list[NameMatch] = []
-        for index, match in self._patterns.finditer(text, shared):
+        for index, match in self._matches(text, shared):
             if index == 0:
                 out.extend(self._in_run(text, match.start(), match.group()))
             else:
@@ -153,6 +190,34 @@ class NameRecognizer:
         return out
 
     # ----------------------------------------------------------------------------------------
+
+    def _matches(self, text: str, shared: ScanHits | None) -> list[tuple[int, re.Match[str]]]:
+        """The matches `PatternSet.finditer` yields, found by trying the patterns only at the few
+        positions near a hit where they can start instead of at every capital letter of each window.
+
+        `PatternSet.finditer` runs ``pattern.finditer(text, lo, hi)`` over windows of ±474
+        characters around each hit, which on a page full of capitalised words is the whole text.
+        That is, from ``lo`` on: the first position where ``pattern.match(text, p, hi)`` succeeds,
+        then the first from that match's end, and so on; trying only positions that can start a
+        match, in order, gives the same matches. The windows are PatternSet's own, so even a match
+        it finds only because a window reaches it comes out the same."""
+        groups = self.groups
+        if shared is None or len(groups) != 2 or not all(map(shared.covers, groups)) or groups[0].ids != (0, 1):
+            return list(self._patterns.finditer(text, shared))
+        windows = self._patterns._candidate_windows(text, shared)
+        if not windows:
+            return []
+        run_hits: list[int] = []
+        cue_hits: list[int] = []
+        for pattern_id, end in shared.hits(groups[0], text):
+            (cue_hits if pattern_id else run_hits).append(end)
+        run_hits.extend(end for _, end in shared.hits(groups[1], text))
+        found = [(m.start(), m.end(), 0, m) for m in _chain(
+            self._run_re, text, windows.get(0, ()), _starts(self._run_start, text, run_hits, self._run_reach))]
+        found += [(m.start(), m.end(), 1, m) for m in _chain(
+            self._cue_re, text, windows.get(1, ()), _starts(self._cue_start, text, cue_hits, self._cue_reach))]
+        found.sort(key=lambda item: (item[0], -item[1], item[2]))
+        return [(index, match) for _, _, index, match in found]
 
     def _single(self, cue: str | None, start: int, end: int, key: str) -> NameMatch | None:
         """One capitalised word after a cue of this kind: a name if the cue and the word agree."""
@@ -264,6 +329,44 @@ class NameRecognizer:
 
     def _match(self, start: int, end: int, rule: str) -> NameMatch:
         return NameMatch(start, end, self.scores[rule], rule)
+
+
+def _starts(start: re.Pattern[str], text: str, hit_ends: list[int], reach: int) -> list[int]:
+    """Positions where ``start`` matches within ``reach`` characters before a hit, ascending."""
+    if not hit_ends:
+        return []
+    regions: list[list[int]] = []
+    for end in sorted(hit_ends):
+        lo, hi = max(0, end - reach), end
+        if regions and lo <= regions[-1][1]:
+            regions[-1][1] = max(regions[-1][1], hi)
+        else:
+            regions.append([lo, hi])
+    return [m.start() for lo, hi in regions for m in start.finditer(text, lo, hi)]
+
+
+def _chain(pattern: re.Pattern[str], text: str, windows: Iterable[tuple[int, int]],
+           starts: list[int]) -> list[re.Match[str]]:
+    """``pattern.finditer(text, lo, hi)`` for each window, given every position where a match can
+    start (a superset): each window's matches, left to right, without overlaps."""
+    out: list[re.Match[str]] = []
+    k, n = 0, len(starts)
+    for lo, hi in windows:
+        k = bisect.bisect_left(starts, lo, k)
+        pos = lo
+        while k < n and starts[k] < hi:
+            p = starts[k]
+            k += 1
+            if p >= pos:
+                match = pattern.match(text, p, hi)
+                if match is not None:
+                    out.append(match)
+                    pos = match.end()
+    return out
+
+
+def _max_width(regex: str) -> int:
+    return int(_sre_parse.parse(regex, re.ASCII).getwidth()[1])
 
 
 _TRIE_CHAR = {" ": r"[ \t]{1,2}", "'": "['’]"}

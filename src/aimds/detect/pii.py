@@ -556,8 +556,8 @@ class PiiDetector:
 
     def pattern_groups(self) -> tuple[PatternGroup, ...]:
         """What `SharedScan` compiles for the PII patterns and the name recogniser."""
-        groups = (self._patterns.group, self._names.group if self._names is not None else None)
-        return tuple(g for g in groups if g is not None)
+        names = self._names.groups if self._names is not None else ()
+        return tuple(g for g in (self._patterns.group, *names) if g is not None)
 
     def find(self, text: str, shared: ScanHits | None = None) -> list[Candidate]:
         """Confirmed PII in one string, overlaps resolved; positions refer to ``text``."""
