@@ -1,9 +1,10 @@
 """Group commit of audit records (and the verdicts kept with them) for the server's requests.
 
 The verdicts kept for ``GET /v1/verdicts`` go into the records' own transaction (`AuditLog.stage`
-and `append` with ``keep``): on SQLite they are written by the commit thread just before the
-commit, so the loop pays for no key-value transaction of its own (it used to: about 36 us per group
-plus 15 us per verdict), and a verdict is acknowledged only once it is as durable as its record.
+and `append` with ``keep``): on SQLite they are written on the loop with the records, so the loop
+pays for no key-value transaction of its own (it used to: about 36 us per group plus 15 us per
+verdict), the commit thread only commits, and a verdict is acknowledged only once it is as durable
+as its record.
 
 A decision is answered only after its audit record is durably committed. Committing each request's
 record alone would cost an fsync per request, so records of concurrent requests share one commit.
