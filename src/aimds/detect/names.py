@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from aimds import yamlio
-from aimds.detect.prefilter import PatternSet, PatternSpec
+from aimds.detect.prefilter import WINDOW_PAD, PatternSet, PatternSpec
 
 try:  # Python 3.11+
     from re import _parser as _sre_parse  # type: ignore[attr-defined]
@@ -137,24 +137,22 @@ class NameRecognizer:
                                     rf"(?=(?P<word>{_WORD}))",
                         prefilter=rf"(?:{_ascii_only(cue)}){_CUE_SEPARATOR}{_HS_WORD}"),
         ])
-        self._compile_anchors(connector, particle, cue, [*phrases, *title_forms])
+        self._compile_anchors(connector, particle, cue)
 
-    def _compile_anchors(self, connector: str, particle: str, cue: str, cue_words: list[str]) -> None:
+    def _compile_anchors(self, connector: str, particle: str, cue: str) -> None:
         """What `find` needs to try the two patterns only where a Hyperscan hit says a match can start.
 
         Every match of name.run holds a prefilter hit ending 2-4 characters into its second word,
         except where its first word ends in an ASCII capital ("PhD Smith": the prefilter wants a
         lower-case letter before the space); a second prefilter reports those pairs. Every match of
         name.cue has a hit 2-4 characters into the word after it. So a match starts at most
-        ``reach`` characters before a hit, at a position where the pattern's first items match."""
-        self._run_re = re.compile(self._patterns.specs[0].regex, re.ASCII)
-        self._cue_re = re.compile(self._patterns.specs[1].regex, re.ASCII)
-        # Where each pattern can start: its own leading items, all but the first character looked
-        # at rather than consumed, so that no start inside another's leading items is skipped.
-        self._run_start = re.compile(
-            rf"[{_UPPER}](?<![{_LETTER}0-9'’-].)(?={_WORD[len(f'[{_UPPER}]'):]}[ \t]{{1,2}}{connector}[{_UPPER}])",
-            re.ASCII)
-        self._cue_start = re.compile(rf"\b(?={_first_letters(cue_words)})(?=(?:{cue}){_CUE_SEPARATOR}[{_UPPER}])", re.ASCII)
+        ``reach`` characters before a hit."""
+        run, cue_spec = self._patterns.specs
+        self._run_re = re.compile(run.regex, re.ASCII)
+        self._cue_re = re.compile(cue_spec.regex, re.ASCII)
+        # PatternSet's windows for a prefiltered pattern: its width and WINDOW_PAD on each side.
+        self._run_pad = _max_width(run.regex) + WINDOW_PAD
+        self._cue_pad = _max_width(cue_spec.regex) + WINDOW_PAD
         hs_word_end = 4  # a hit ends at most this far into the word it ends in (_HS_WORD's width)
         self._run_reach = _max_width(rf"{_WORD}[ \t]{{1,2}}{connector}") + hs_word_end
         self._cue_reach = _max_width(rf"(?:{cue}){_CUE_SEPARATOR}") + hs_word_end
@@ -198,24 +196,25 @@ class NameRecognizer:
         `PatternSet.finditer` runs ``pattern.finditer(text, lo, hi)`` over windows of ±474
         characters around each hit, which on a page full of capitalised words is the whole text.
         That is, from ``lo`` on: the first position where ``pattern.match(text, p, hi)`` succeeds,
-        then the first from that match's end, and so on; trying only positions that can start a
-        match, in order, gives the same matches. The windows are PatternSet's own, so even a match
-        it finds only because a window reaches it comes out the same."""
-        groups = self.groups
-        if shared is None or len(groups) != 2 or not all(map(shared.covers, groups)) or groups[0].ids != (0, 1):
+        then the first from that match's end, and so on; looking only where a match can start, in
+        order, gives the same matches. The windows are PatternSet's (same width and pad), so even a
+        match it finds only because a window reaches it comes out the same."""
+        run_cue, capital_end = self._patterns.group, self._capital_end.group
+        if (shared is None or run_cue is None or capital_end is None or run_cue.ids != (0, 1)
+                or not (shared.covers(run_cue) and shared.covers(capital_end))):
             return list(self._patterns.finditer(text, shared))
-        windows = self._patterns._candidate_windows(text, shared)
-        if not windows:
+        hits = shared.hits(run_cue, text)
+        if not hits:
             return []
-        run_hits: list[int] = []
-        cue_hits: list[int] = []
-        for pattern_id, end in shared.hits(groups[0], text):
-            (cue_hits if pattern_id else run_hits).append(end)
-        run_hits.extend(end for _, end in shared.hits(groups[1], text))
-        found = [(m.start(), m.end(), 0, m) for m in _chain(
-            self._run_re, text, windows.get(0, ()), _starts(self._run_start, text, run_hits, self._run_reach))]
-        found += [(m.start(), m.end(), 1, m) for m in _chain(
-            self._cue_re, text, windows.get(1, ()), _starts(self._cue_start, text, cue_hits, self._cue_reach))]
+        run_hits = sorted(end for pattern_id, end in hits if pattern_id == 0)
+        cue_hits = sorted(end for pattern_id, end in hits if pattern_id == 1)
+        run_windows = _windows(run_hits, self._run_pad, len(text))
+        cue_windows = _windows(cue_hits, self._cue_pad, len(text))
+        run_hits = sorted(run_hits + [end for _, end in shared.hits(capital_end, text)])
+        found = [(m.start(), m.end(), 0, m)
+                 for m in _chain(self._run_re, text, run_windows, _regions(run_hits, self._run_reach))]
+        found += [(m.start(), m.end(), 1, m)
+                  for m in _chain(self._cue_re, text, cue_windows, _regions(cue_hits, self._cue_reach))]
         found.sort(key=lambda item: (item[0], -item[1], item[2]))
         return [(index, match) for _, _, index, match in found]
 
@@ -331,37 +330,59 @@ class NameRecognizer:
         return NameMatch(start, end, self.scores[rule], rule)
 
 
-def _starts(start: re.Pattern[str], text: str, hit_ends: list[int], reach: int) -> list[int]:
-    """Positions where ``start`` matches within ``reach`` characters before a hit, ascending."""
-    if not hit_ends:
-        return []
-    regions: list[list[int]] = []
-    for end in sorted(hit_ends):
-        lo, hi = max(0, end - reach), end
-        if regions and lo <= regions[-1][1]:
-            regions[-1][1] = max(regions[-1][1], hi)
+def _windows(hit_ends: list[int], pad: int, length: int) -> list[tuple[int, int]]:
+    """`PatternSet`'s windows around sorted hits: ``pad`` characters on each side, merged."""
+    merged: list[tuple[int, int]] = []
+    for end in hit_ends:
+        lo, hi = max(0, end - pad), min(length, end + pad)
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
         else:
-            regions.append([lo, hi])
-    return [m.start() for lo, hi in regions for m in start.finditer(text, lo, hi)]
+            merged.append((lo, hi))
+    return merged
+
+
+def _regions(hit_ends: list[int], reach: int) -> tuple[list[int], list[int]]:
+    """The stretches ``[end - reach, end)`` before sorted hits, merged: starts and ends, ascending."""
+    los: list[int] = []
+    his: list[int] = []
+    for end in hit_ends:
+        lo = max(0, end - reach)
+        if his and lo <= his[-1]:
+            his[-1] = max(his[-1], end)
+        else:
+            los.append(lo)
+            his.append(end)
+    return los, his
 
 
 def _chain(pattern: re.Pattern[str], text: str, windows: Iterable[tuple[int, int]],
-           starts: list[int]) -> list[re.Match[str]]:
-    """``pattern.finditer(text, lo, hi)`` for each window, given every position where a match can
-    start (a superset): each window's matches, left to right, without overlaps."""
+           regions: tuple[list[int], list[int]]) -> list[re.Match[str]]:
+    """``pattern.finditer(text, lo, hi)`` for each window, given stretches that hold every position
+    where a match can start.
+
+    Each stretch ends at its last hit, which lies at least two characters into the word after the
+    match's first word or cue, so a match starting there also matches in the text cut at the
+    stretch's end: a search in the cut text finds the leftmost possible start without walking the
+    gap to the next stretch, and ``pattern.match`` over the whole window confirms it. The result is
+    what finditer finds next: the leftmost match from where the last one ended."""
+    los, his = regions
     out: list[re.Match[str]] = []
-    k, n = 0, len(starts)
     for lo, hi in windows:
-        k = bisect.bisect_left(starts, lo, k)
         pos = lo
-        while k < n and starts[k] < hi:
-            p = starts[k]
-            k += 1
-            if p >= pos:
-                match = pattern.match(text, p, hi)
-                if match is not None:
-                    out.append(match)
-                    pos = match.end()
+        k = bisect.bisect_right(his, lo)
+        while k < len(los) and los[k] < hi:
+            start, cut = max(los[k], pos), min(his[k], hi)
+            probe = pattern.search(text, start, cut) if start < cut else None
+            if probe is None:
+                k += 1
+                continue
+            match = pattern.match(text, probe.start(), hi)
+            if match is None:
+                pos = probe.start() + 1  # no match starts before this either
+                continue
+            out.append(match)
+            pos = match.end()
     return out
 
 
