@@ -211,11 +211,13 @@ class NameRecognizer:
         run_windows = _windows(run_hits, self._run_pad, len(text))
         cue_windows = _windows(cue_hits, self._cue_pad, len(text))
         run_hits = sorted(run_hits + [end for _, end in shared.hits(capital_end, text)])
-        found = [(m.start(), m.end(), 0, m)
+        # PatternSet's order: by start, longer first, then pattern (no two entries tie on all three,
+        # so the sort never compares the matches themselves)
+        found = [(m.start(), -m.end(), 0, m)
                  for m in _chain(self._run_re, text, run_windows, _regions(run_hits, self._run_reach))]
-        found += [(m.start(), m.end(), 1, m)
+        found += [(m.start(), -m.end(), 1, m)
                   for m in _chain(self._cue_re, text, cue_windows, _regions(cue_hits, self._cue_reach))]
-        found.sort(key=lambda item: (item[0], -item[1], item[2]))
+        found.sort()
         return [(index, match) for _, _, index, match in found]
 
     def _single(self, cue: str | None, start: int, end: int, key: str) -> NameMatch | None:
@@ -233,10 +235,10 @@ class NameRecognizer:
         return None
 
     def _in_run(self, text: str, run_start: int, run: str) -> list[NameMatch]:
-        parts = run.split()
-        keys = [part.replace("’", "'").lower() for part in parts]
+        keys = run.replace("’", "'").lower().split()  # as word by word: lowering keeps the spaces
         if "-" not in run and self._lexicon_words.isdisjoint(keys):
             return []  # headings, products, companies: no word a name could start from
+        parts = run.split()
         words: list[_Word] = []
         pos = 0
         for part, key in zip(parts, keys):
@@ -334,11 +336,13 @@ def _windows(hit_ends: list[int], pad: int, length: int) -> list[tuple[int, int]
     """`PatternSet`'s windows around sorted hits: ``pad`` characters on each side, merged."""
     merged: list[tuple[int, int]] = []
     for end in hit_ends:
-        lo, hi = max(0, end - pad), min(length, end + pad)
+        lo, hi = end - pad, end + pad
         if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            merged[-1] = (merged[-1][0], hi)  # ends ascend with the hits
         else:
-            merged.append((lo, hi))
+            merged.append((lo if lo > 0 else 0, hi))
+    if merged and merged[-1][1] > length:
+        merged[-1] = (merged[-1][0], length)
     return merged
 
 
@@ -347,11 +351,11 @@ def _regions(hit_ends: list[int], reach: int) -> tuple[list[int], list[int]]:
     los: list[int] = []
     his: list[int] = []
     for end in hit_ends:
-        lo = max(0, end - reach)
+        lo = end - reach
         if his and lo <= his[-1]:
-            his[-1] = max(his[-1], end)
+            his[-1] = end  # ends ascend with the hits
         else:
-            los.append(lo)
+            los.append(lo if lo > 0 else 0)
             his.append(end)
     return los, his
 
@@ -372,7 +376,11 @@ def _chain(pattern: re.Pattern[str], text: str, windows: Iterable[tuple[int, int
         pos = lo
         k = bisect.bisect_right(his, lo)
         while k < len(los) and los[k] < hi:
-            start, cut = max(los[k], pos), min(his[k], hi)
+            start, cut = los[k], his[k]
+            if start < pos:
+                start = pos
+            if cut > hi:
+                cut = hi
             probe = pattern.search(text, start, cut) if start < cut else None
             if probe is None:
                 k += 1
