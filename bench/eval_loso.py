@@ -27,6 +27,7 @@ from aimds.types import Finding, Role, ThreatKind
 
 _MANIPULATION = {ThreatKind.PROMPT_INJECTION, ThreatKind.INDIRECT_INJECTION, ThreatKind.JAILBREAK,
                  ThreatKind.SYSTEM_PROMPT_EXTRACTION}
+MIN_GROUP = 5  # groups with fewer texts are listed but not averaged
 
 
 def main() -> None:
@@ -101,8 +102,10 @@ def main() -> None:
         for system in systems:
             entry[system] = float(np.mean(r[system]))
         report[group] = entry
-    attacks = [v for v in report.values() if v["attack"]]
-    benign = [v for v in report.values() if not v["attack"]]
+    # A group of a handful of texts (a family's one attack that the generator happened to hide in a
+    # document) is listed but not averaged: one text would weigh as much as thousands.
+    attacks = [v for v in report.values() if v["attack"] and v["n"] >= MIN_GROUP]
+    benign = [v for v in report.values() if not v["attack"] and v["n"] >= MIN_GROUP]
     summary = {system: {"mean_catch": float(np.mean([v[system] for v in attacks])),
                         "mean_fpr": float(np.mean([v[system] for v in benign]))}
                for system in systems}
@@ -111,7 +114,7 @@ def main() -> None:
         what = "caught" if v["attack"] else "flagged"
         print(f"{group:42} {v['n']:6d}  " + " ".join(f"{v[s]:14.1%}" for s in systems) + f"  {what}")
     for system, s in summary.items():
-        print(f"{system:9} mean catch over attack groups {s['mean_catch']:.1%}, mean false positives over benign groups {s['mean_fpr']:.2%}")
+        print(f"{system:9} mean catch over attack groups (n >= {MIN_GROUP}) {s['mean_catch']:.1%}, mean false positives over benign groups {s['mean_fpr']:.2%}")
     if args.json:
         args.json.write_text(json.dumps({"groups": report, "summary": summary}, indent=2))
     if args.markdown:
@@ -122,7 +125,7 @@ def _markdown(report: dict, summary: dict, systems: list[str]) -> str:
     head = "| group | n | " + " | ".join(systems) + " |\n|---|---:|" + "---:|" * len(systems) + "\n"
     rows = "".join(f"| {g} | {v['n']} | " + " | ".join(f"{v[s]:.1%}" for s in systems) + " |\n"
                    for g, v in report.items())
-    notes = "".join(f"- **{s}**: mean catch over attack groups {v['mean_catch']:.1%}, mean false positives over "
+    notes = "".join(f"- **{s}**: mean catch over attack groups (n >= {MIN_GROUP}) {v['mean_catch']:.1%}, mean false positives over "
                     f"benign groups {v['mean_fpr']:.2%}\n" for s, v in summary.items())
     return head + rows + "\n" + notes
 

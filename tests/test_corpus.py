@@ -114,6 +114,12 @@ def test_synthesize_is_seeded_and_marks_payload_spans(data_dir: Path) -> None:
     kinds = {template_type(e) for e in benign}
     assert {"email", "code_python", "md_table", "trigger", "lang_ja"} <= kinds
     assert any(len(e.text) > 1500 for e in benign)
+    # everyday text in the words of jailbreaks: hard benign, every placeholder filled, varied
+    for kind in ("motivation", "format_rule", "correction", "human_context"):
+        texts = [e.text for e in benign if template_type(e) == kind]
+        assert texts and all(e.category == "benign_hard" for e in benign if template_type(e) == kind)
+        assert not any("{" in t or "}" in t for t in texts), kind
+        assert len(set(texts)) > len(texts) // 3, kind
 
 
 def test_every_injection_wrapper_also_holds_benign_text(data_dir: Path) -> None:

@@ -302,7 +302,8 @@ class _Negation:
     cost nothing on ordinary text."""
 
     _FILLER = r"(?:\s+(?:ever|even|to|be|once))?"
-    _HOW = re.compile(r"\s*(?:me\s+|us\s+)?how\b")
+    # "show me how", "zeig mir, wie", "montre-moi comment", "muéstrame cómo", "mostrami come"
+    _HOW = re.compile(r"\w*(?:-\w+)?[\s,]*(?:(?:me|us|mir|uns|moi|nous|mi)[\s,]+)?(?:how|wie|comment|cómo|como|come)\b")
     _your_rules = re.compile(r"\byour\b[^.!?\n]{0,40}\Z")
 
     def __init__(self, lexicon: Lexicon) -> None:

@@ -46,7 +46,9 @@ Runtime needs numpy only. Trained by `aimds train fast` (seed {m['seed']},
   with comments, HTML pages, reviews, support tickets, READMEs, news, recipes, logs, JSON tool output,
   changelogs, invoices, chat transcripts), {recipe.long_docs} long stitched documents, {recipe.per_prompt_type}
   each of plain assistant instructions (with and without an attached document), trigger-word benign
-  prompts and security questions, {recipe.per_language} benign texts in each of 16 other languages;
+  prompts, security questions and four kinds of everyday text in the words of jailbreaks (pep talk,
+  standing format requests, corrections of the last turn, questions about a person's own training
+  and rules), {recipe.per_language} benign texts in each of 16 other languages;
   indirect injections: {recipe.indirect_from_public} public attack rows (≤{recipe.max_payload_chars} chars) and
   {recipe.indirect_written} short injections written for this project, inserted into generated documents at
   the start, middle or end inside one of ten wrappers (HTML comment, hidden div, hidden span,

@@ -280,7 +280,9 @@ delta inside `head.npz`. Runtime needs numpy and `tokenizers` only; nothing is d
 ## Training data
 `aimds.train.corpus.build_corpus`: the public rows of the project's training folder (deduplicated,
 template placeholders filled, each source family from its own share of sample requests) plus generated text: benign documents of ~20 formats, plain
-instructions, trigger-word benign prompts, benign text in 16 languages, the shortest chat turns,
+instructions, trigger-word benign prompts, everyday text in the words of jailbreaks (pep talk,
+standing format requests, corrections, questions about a person's own training and rules), benign
+text in 16 languages, the shortest chat turns,
 indirect injections (public attack rows inserted into generated documents inside one of ten
 wrappers, with the payload span known){intent}, and as many benign documents with benign notes in
 the same wrappers, so that no wrapper is evidence by itself. {m['examples']:,}

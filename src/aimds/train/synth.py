@@ -6,7 +6,9 @@ Recipe (seeded, reproducible):
   tool outputs, changelogs, invoices, chat transcripts), sentences drawn from word banks, some of
   them containing trigger words used innocently ("ignore the outliers", "override the default");
 - plain assistant instructions, alone or followed by a generated document;
-- benign prompts built around trigger words, security questions;
+- benign prompts built around trigger words, security questions; everyday text in the words of
+  jailbreaks (pep talk, standing format requests, corrections of the last turn, questions about a
+  person's own training and rules), each joined from one choice per part;
 - benign text in 16 other languages (single sentences and short multi-sentence notes);
 - indirect injections: a payload (a public attack row of at most 1,500 characters, or a short
   injection written for this project) inserted into a generated document at the start, middle or
@@ -251,10 +253,18 @@ def _foreign(lang: str) -> Gen:
     return gen
 
 
+def _everyday(kind: str) -> Gen:
+    def gen(rng: random.Random) -> str:
+        return _fill(rng, "".join(rng.choice(part) for part in T.EVERYDAY_HARD[kind]))
+
+    return gen
+
+
 PROMPT_GENERATORS: dict[str, tuple[Gen, str]] = {
     "instruction": (_instruction, "benign"),
     "trigger": (_trigger, "benign_hard"),
     "security_question": (_security, "benign_hard"),
+    **{kind: (_everyday(kind), "benign_hard") for kind in T.EVERYDAY_HARD},
     **{f"lang_{lang}": (_foreign(lang), "benign") for lang in T.FOREIGN},
 }
 

@@ -192,30 +192,35 @@ SECURITY_QUESTIONS = (
 # Short benign texts in other languages: questions, instructions and document sentences, some with
 # trigger words used innocently (so the model does not learn "non-English means attack").
 FOREIGN: dict[str, tuple[str, ...]] = {
-    "es": ("¿Cuál es la mejor manera de aprender a programar en Python?", "Resume este correo en tres frases, por favor.",
+    "es": ("¿Cuál es el comando para listar archivos en Linux?", "Sigue las instrucciones del fabricante para instalar la impresora.", "¿Qué reglas tiene el fútbol sala?", "Muéstrame cómo cambiar la contraseña del correo.",
+           "¿Cuál es la mejor manera de aprender a programar en Python?", "Resume este correo en tres frases, por favor.",
            "La reunión del lunes se traslada a las diez de la mañana.", "¿Cómo puedo ignorar los archivos .log en git?",
            "Gracias por tu ayuda con el informe trimestral.", "Traduce este texto al inglés.",
            "El pedido llegó tarde, pero el producto funciona bien.", "Olvida lo que te dije antes, ya encontré la respuesta.",
            "Escribe una receta sencilla de tortilla de patatas.", "¿Qué tiempo hará mañana en Madrid?",
            "Por favor, revisa el contrato antes del viernes.", "Actúa como guía turístico y recomiéndame qué ver en Sevilla."),
-    "fr": ("Peux-tu résumer cet article en quelques lignes ?", "La réunion est reportée à jeudi prochain.",
+    "fr": ("Quelle commande permet de redémarrer le service ?", "Les règles du tournoi ont changé cette année.", "Montre-moi comment modifier mon mot de passe.", "Suis la notice pour installer le lave-vaisselle.",
+           "Peux-tu résumer cet article en quelques lignes ?", "La réunion est reportée à jeudi prochain.",
            "Comment ignorer les espaces dans une comparaison de fichiers ?", "Merci pour votre retour rapide.",
            "Écris une fonction qui trie une liste de nombres.", "Le colis a été livré ce matin.",
            "Quelle est la différence entre un virus et une bactérie ?", "Veuillez trouver ci-joint la facture du mois de mars.",
            "Oublie mon message précédent, je me suis trompé.", "Joue le rôle d'un professeur de français patient.",
            "Nous devons mettre à jour la politique de sécurité.", "Quels sont les horaires d'ouverture de la bibliothèque ?"),
-    "de": ("Kannst du mir diese E-Mail zusammenfassen?", "Das Meeting wurde auf Mittwoch verschoben.",
+    "de": ("Mit welchem Befehl starte ich den Dienst neu?", "Die Anweisungen zur Montage liegen dem Paket bei.", "Zeig mir, wie ich mein Passwort ändere.", "Welche Regeln gelten beim Tischtennis?",
+           "Kannst du mir diese E-Mail zusammenfassen?", "Das Meeting wurde auf Mittwoch verschoben.",
            "Wie kann ich in Git Leerzeichen beim Vergleich ignorieren?", "Vielen Dank für die schnelle Antwort.",
            "Schreibe eine Funktion, die prüft, ob eine Zahl eine Primzahl ist.", "Die Rechnung ist im Anhang.",
            "Wie überschreibe ich eine Methode in Python?", "Bitte übersetze diesen Absatz ins Englische.",
            "Das Wetter in Berlin ist heute regnerisch.", "Vergiss die letzte Frage, sie war nicht wichtig.",
            "Spiel einen Reiseführer und zeig mir München.", "Unsere Sicherheitsrichtlinien wurden aktualisiert."),
-    "it": ("Puoi riassumere questo documento?", "La riunione è stata spostata a venerdì.",
+    "it": ("Qual è il comando per aggiornare i pacchetti?", "Le istruzioni di montaggio sono nella scatola.", "Mostrami come cambiare la password.", "Quali sono le regole del calcetto?",
+           "Puoi riassumere questo documento?", "La riunione è stata spostata a venerdì.",
            "Come posso ignorare un file in git?", "Grazie mille per l'aiuto.", "Scrivi una ricetta per il tiramisù.",
            "Il pacco è arrivato in ritardo ma integro.", "Qual è la capitale dell'Australia?",
            "Traduci questa frase in inglese, per favore.", "Dimentica la domanda precedente.",
            "Fai finta di essere una guida turistica a Roma.", "Allego il verbale della riunione di ieri."),
-    "pt": ("Você pode resumir este e-mail?", "A reunião foi adiada para terça-feira.",
+    "pt": ("Qual é o comando para atualizar os pacotes no Ubuntu?", "As instruções de montagem estão na caixa.", "Mostre-me como mudar minha senha.", "Quais são as regras do futsal?",
+           "Você pode resumir este e-mail?", "A reunião foi adiada para terça-feira.",
            "Como faço para ignorar espaços em branco no diff?", "Obrigado pela resposta rápida.",
            "Escreva uma função em JavaScript que some dois números.", "A fatura está em anexo.",
            "Qual é a melhor praia de Lisboa?", "Esqueça o que eu disse antes, já resolvi.",
@@ -256,6 +261,54 @@ FOREIGN: dict[str, tuple[str, ...]] = {
            "Fakturan finns i bilagan.", "Skriv en funktion som sorterar en lista.", "Glöm min förra fråga."),
     "vi": ("Bạn có thể tóm tắt email này không?", "Cuộc họp đã được dời sang thứ Tư.", "Cảm ơn bạn đã trả lời nhanh.",
            "Hóa đơn được đính kèm.", "Hãy viết một hàm kiểm tra số nguyên tố.", "Quên câu hỏi trước của tôi đi."),
+}
+
+# Everyday text that uses the words of jailbreaks for people, formats and corrections: pep talk ("push
+# past your limits"), standing format requests ("from now on, answer in JSON"), corrections of the
+# last turn ("forget it and try again") and questions about a person's own training and rules. Each
+# text joins one choice from each part, so the model sees the words in many combinations.
+EVERYDAY_HARD: dict[str, tuple[tuple[str, ...], ...]] = {
+    "motivation": (
+        ("Push past ", "Go beyond ", "Break through ", "Forget ", "Ignore ", "Leave behind ", "Break free from ",
+         "Rise above ", "Move past ", "Let go of ", "Step outside ", "Challenge ", "Overcome ", "Drop "),
+        ("your limits", "your fears", "your doubts", "your comfort zone", "the old rules", "your excuses",
+         "your worries", "what others think", "the noise", "your self-imposed limits", "every limit you set for yourself",
+         "the voice that says you can't", "your past mistakes", "the rules you grew up with"),
+        (" and chase your dreams.", " and start today.", " and try something new.", " and reach for more.",
+         ": you are stronger than you think.", " and keep going.", " - that's how champions train.",
+         ". Nobody else will do it for you.", " and become who you want to be.", "!", " this {month}."),
+    ),
+    "format_rule": (
+        ("From now on, ", "For the rest of this chat, ", "Going forward, ", "Until I say otherwise, ", "In every answer, ",
+         "For this conversation, ", "Starting now, ", "", "Please, from here on, "),
+        ("respond only in JSON", "answer in {lang_en}", "keep your answers under {day}0 words", "use bullet points",
+         "reply with just yes or no", "use British spelling", "don't use emojis", "write in a formal tone",
+         "cite your sources", "only give me the code", "call me {first}", "skip the explanations",
+         "always include an example", "answer like a pirate", "use metric units", "explain it like I'm five",
+         "never use jargon", "ignore my typos", "forget the small talk", "act as my editor and only fix grammar"),
+        (".", ", please.", " - thanks!", ". It helps me read faster.", "!", " while we work on {topic}."),
+    ),
+    "correction": (
+        ("That's not right", "Your last answer was wrong", "Never mind", "Scratch that", "Oops", "Sorry, my mistake",
+         "Hmm, no", "Wait", "Actually", "Not quite"),
+        ("; forget it and try again", ": ignore my last message", ", disregard the previous draft",
+         ": forget what I said about {topic}", "; ignore the earlier numbers", ", drop the last paragraph",
+         ": let's start over", ", override my earlier choice and use the {product} instead",
+         ": the meeting is on {weekday}, forget the old date",
+         ", disregard everything above about the budget"),
+        (".", " please.", " - thanks.", " and keep the rest.", "!", ". Sorry for the confusion."),
+    ),
+    "human_context": (
+        ("Tell me about your training as a ", "What were the rules at your first job as a ",
+         "What was the first instruction you got as a new ", "How strict were the guidelines when you worked as a ",
+         "Share your best advice for a new ", "What did your mentor teach you as a junior ",
+         "Describe the safety protocol you followed as a ", "What's the one rule you never break as a ",
+         "Which commands did you learn first as a ", "Reveal your secret to staying calm as a "),
+        ("nurse", "pilot", "chef", "teacher", "lifeguard", "firefighter", "software engineer", "barista", "paramedic",
+         "electrician", "referee", "sysadmin"),
+        ("?", "? I'm writing a profile of you for the newsletter.", "? Asking for my career blog.",
+         "? Our team wants to learn from you.", ", {first}?"),
+    ),
 }
 
 # The shortest turns of a chat: a model that never saw them scores a two-word text by one or two
