@@ -29,13 +29,13 @@ import yaml
 
 from aimds import yamlio
 from aimds.detect.prefilter import WINDOW_PAD, PatternSet, PatternSpec
+from aimds.detect.sharedscan import PatternGroup, ScanHits
+from aimds.errors import RulePackError
 
 try:  # Python 3.11+
     from re import _parser as _sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - Python 3.10
     import sre_parse as _sre_parse  # type: ignore[no-redef]
-from aimds.detect.sharedscan import PatternGroup, ScanHits
-from aimds.errors import RulePackError
 
 # Latin letters up to Latin Extended-B, by case, spelled out: PatternSet matches in ASCII mode
 # (so hyperscan can prefilter), where \w and \b would not know "ü" is a letter.
@@ -169,7 +169,8 @@ class NameRecognizer:
 
     @property
     def groups(self) -> tuple[PatternGroup, ...]:
-        """Every group `SharedScan` should compile for `find`: the patterns' and the run starts' one."""
+        """Every group `SharedScan` should compile for `find`: the two patterns' and the pairs'
+        whose first word ends in a capital (only its hits are used: its regex is never run)."""
         return tuple(g for g in (self._patterns.group, self._capital_end.group) if g is not None)
 
     def find(self, text: str, shared: ScanHits | None = None) -> list[NameMatch]:
