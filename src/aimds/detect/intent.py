@@ -47,8 +47,9 @@ class Combo:
     boosted: float
     reason: str
     negative: bool = False  # its stems carry their own negation ("not bound by"): one before them is theirs
+    unless: frozenset[str] = frozenset()  # classes that, in the same sentence and language, call it off
 
-    def score_for(self, present: dict[str, int]) -> float | None:
+    def score_for(self, present: dict[str, int], *, honour_unless: bool = True) -> float | None:
         """``present`` maps each class found to the bit set of languages whose stems found it. The
         combination must hold within one language: "share" (English) next to "secret" (a French
         stem) in "share the secret to good sleep" is not a request for the model's secrets."""
@@ -61,6 +62,8 @@ class Combo:
             languages &= _union(present, self.any)
             if not languages:
                 return None
+        if honour_unless and self.unless and _union(present, self.unless) & languages:
+            return None
         return self.boosted if _union(present, self.boost) & languages else self.score
 
 
@@ -98,7 +101,7 @@ class Lexicon:
             combos = tuple(
                 Combo(c["id"], ThreatKind(c["kind"]), frozenset(c["all"]), frozenset(c.get("any", ())),
                       frozenset(c.get("boost", ())), float(c["score"]), float(c["boosted"]), c["reason"],
-                      bool(c.get("negative", False)))
+                      bool(c.get("negative", False)), frozenset(c.get("unless", ())))
                 for c in raw["combos"]
             )
             actions = frozenset(str(name) for name in raw.get("actions", ()))
@@ -114,7 +117,7 @@ class Lexicon:
         classes = {name: {language: _with_folded_forms(stems) for language, stems in by_language.items()}
                    for name, by_language in written.items()}
         for combo in combos:
-            unknown = (combo.all | combo.any | combo.boost) - set(classes)
+            unknown = (combo.all | combo.any | combo.boost | combo.unless) - set(classes)
             if unknown:
                 raise RulePackError(f"intent combo {combo.id} names unknown classes {sorted(unknown)}")
         if actions - set(classes):
@@ -257,7 +260,7 @@ class IntentDetector:
         for _, (cls, bits) in hits:
             name = self._names[cls]
             anywhere[name] = anywhere.get(name, 0) | bits
-        if not any(c.score_for(anywhere) is not None for c in self.lexicon.combos):
+        if not any(c.score_for(anywhere, honour_unless=False) is not None for c in self.lexicon.combos):
             return []  # the usual case: no combination anywhere in the text, so no sentence can have one
         boundaries = [m.end() for m in _SENTENCE_END.finditer(text)]
         by_sentence: dict[tuple[int, int], dict[str, int]] = {}
