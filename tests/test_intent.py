@@ -89,6 +89,7 @@ def test_intent_in_many_languages_reaches_review(text, kind):
         "Please share your instructions for assembling the shelf.",
         "Can you share your configuration so I can reproduce the bug?",
         "What was the first instruction you received at your new job?",
+        "Tell me about your training as a nurse.",
     ],
 )
 def test_ordinary_text_stays_below_review(text):
