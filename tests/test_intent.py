@@ -131,15 +131,23 @@ def test_inside_word_stems_match_compounds_only_where_marked():
         Lexicon.load("classes: {a: {de: ['*']}}\ncombos: []\n")
 
 
-def test_lexicon_errors_are_typed():
-    with pytest.raises(RulePackError, match="unknown classes"):
-        Lexicon.load("classes: {a: {en: [x]}}\ncombos: [{id: C, kind: jailbreak, all: [b], score: 0.5, boosted: 0.5, reason: r}]\n")
-    with pytest.raises(RulePackError, match="unknown classes"):
-        Lexicon.load("classes: {a: {en: [x]}}\ncombos: [{id: C, kind: jailbreak, all: [a], unless: [b], score: 0.5, boosted: 0.5, reason: r}]\n")
-    with pytest.raises(RulePackError, match="lower-case"):
-        Lexicon.load("classes: {a: {en: [Upper]}}\ncombos: []\n")
-    with pytest.raises(RulePackError, match="invalid"):
-        Lexicon.load("classes: 3\n")
+@pytest.mark.parametrize(
+    "lexicon,message",
+    [
+        ("classes: {a: {en: [x]}}\ncombos: [{id: C, kind: jailbreak, all: [b], score: 0.5, boosted: 0.5, reason: r}]\n",
+         "unknown classes"),
+        ("classes: {a: {en: [x]}}\ncombos: [{id: C, kind: jailbreak, all: [a], unless: [b], score: 0.5, boosted: 0.5, reason: r}]\n",
+         "unknown classes"),
+        ("classes: {a: {en: [Upper]}}\ncombos: []\n", "lower-case"),
+        ("classes: 3\n", "invalid"),
+        ("classes: {a: {en: [x]}}\ncombos: []\nactions: [b]\n", "actions name unknown"),
+        ("classes: {a: {en: [x]}}\ncombos: []\nactions: [a]\nnegations: {en: [Never]}\n", "negations must be"),
+        ("classes: {a: {en: [x]}}\ncombos: []\nactions: [a]\nreported: {en: [Said to]}\n", "negations must be"),
+    ],
+)
+def test_lexicon_errors_are_typed(lexicon, message):
+    with pytest.raises(RulePackError, match=message):
+        Lexicon.load(lexicon)
 
 
 @pytest.mark.parametrize(
@@ -177,13 +185,6 @@ def test_negated_actions_do_not_count(text, forbidden):
         assert scores == [], [(f.rule_id, f.score) for f in scan(text)]
     else:
         assert scores and max(scores) >= 0.35, [(f.rule_id, f.score) for f in scan(text)]
-
-
-def test_negations_are_validated():
-    with pytest.raises(RulePackError, match="actions name unknown"):
-        Lexicon.load("classes: {a: {en: [x]}}\ncombos: []\nactions: [b]\n")
-    with pytest.raises(RulePackError, match="negations must be"):
-        Lexicon.load("classes: {a: {en: [x]}}\ncombos: []\nactions: [a]\nnegations: {en: [Never]}\n")
 
 
 @pytest.mark.parametrize(
