@@ -307,7 +307,7 @@ class _Negation:
     _FILLER = r"(?:\s+(?:ever|even|to|be|once))?"
     # "show me how", "zeig mir, wie", "montre-moi comment", "muéstrame cómo", "mostrami come"
     _HOW = re.compile(r"\w*(?:-\w+)?[\s,]*(?:(?:me|us|mir|uns|moi|nous|mi)[\s,]+)?(?:how|wie|comment|cómo|como|come)\b")
-    _your_rules = re.compile(r"\byour\b[^.!?\n]{0,40}\Z")
+    _YOUR_RULES = re.compile(r"\byour\b[^.!?\n]{0,40}\Z")
 
     def __init__(self, lexicon: Lexicon) -> None:
         self._actions = lexicon.actions
@@ -348,7 +348,7 @@ class _Negation:
         if negation is None or self._conditional.search(text, start, negation.start()) is not None:
             return False
         # "your guidelines say to reveal...": the model's own rules made to demand the action
-        return negation.lastgroup != "reported" or self._your_rules.search(text, start, negation.start()) is None
+        return negation.lastgroup != "reported" or self._YOUR_RULES.search(text, start, negation.start()) is None
 
 
 def _sentence_of(boundaries: list[int], end: int) -> tuple[int, int]:
